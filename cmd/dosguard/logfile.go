@@ -1,0 +1,154 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dosguard/dosguard/chunk"
+)
+
+// The regular expressions of Fluent Bit's stock apache2 and nginx parsers
+// (conf/parsers.conf), so a replayed line yields the record Fluent Bit's tail
+// input would have produced.
+var (
+	apache2Re = regexp.MustCompile(`^(?P<host>[^ ]*) [^ ]* (?P<user>[^ ]*) \[(?P<time>[^\]]*)\] "(?P<method>\S+)(?: +(?P<path>[^\"]*?)(?: +\S*)?)?" (?P<code>[^ ]*) (?P<size>[^ ]*)(?: "(?P<referer>[^\"]*)" "(?P<agent>[^\"]*)")?$`)
+	nginxRe   = regexp.MustCompile(`^(?P<remote>[^ ]*) (?P<host>[^ ]*) (?P<user>[^ ]*) \[(?P<time>[^\]]*)\] "(?P<method>\S+)(?: +(?P<path>[^\"]*?)(?: +\S*)?)?" (?P<code>[^ ]*) (?P<size>[^ ]*)(?: "(?P<referer>[^\"]*)" "(?P<agent>[^\"]*)")`)
+)
+
+const clfTime = "02/Jan/2006:15:04:05 -0700"
+
+// lineParser turns one log line into a msgpack record body and its time.
+type lineParser struct {
+	format  string // auto, apache2, nginx, json
+	timeKey string // JSON field holding the time
+}
+
+// parse appends the record body of line to dst. ok is false for a line the
+// format does not match; hasTime is false when the line carries no time.
+func (p lineParser) parse(dst []byte, line []byte) (out []byte, t time.Time, hasTime, ok bool) {
+	line = bytes.TrimRight(line, "\r\n")
+	if len(bytes.TrimSpace(line)) == 0 {
+		return dst, t, false, false
+	}
+	format := p.format
+	if format == "auto" {
+		format = "apache2"
+		if bytes.HasPrefix(bytes.TrimSpace(line), []byte("{")) {
+			format = "json"
+		}
+	}
+	switch format {
+	case "json":
+		return p.parseJSON(dst, line)
+	case "nginx":
+		return parseRegex(dst, nginxRe, line)
+	default:
+		return parseRegex(dst, apache2Re, line)
+	}
+}
+
+func parseRegex(dst []byte, re *regexp.Regexp, line []byte) ([]byte, time.Time, bool, bool) {
+	m := re.FindSubmatch(line)
+	if m == nil {
+		return dst, time.Time{}, false, false
+	}
+	names := re.SubexpNames()
+	var t time.Time
+	hasTime := false
+	n := 0
+	for i, name := range names {
+		if i > 0 && name != "time" && m[i] != nil {
+			n++
+		}
+	}
+	dst = chunk.AppendMapHeader(dst, n)
+	for i, name := range names {
+		if i == 0 || m[i] == nil {
+			continue
+		}
+		if name == "time" {
+			if tt, err := time.Parse(clfTime, string(m[i])); err == nil {
+				t, hasTime = tt, true
+			}
+			continue
+		}
+		dst = chunk.AppendStr(dst, name)
+		dst = chunk.AppendStrBytes(dst, m[i])
+	}
+	return dst, t, hasTime, true
+}
+
+// jsonTimeLayouts are tried in order for a string time field; the second is
+// WOWHoneypot's (2026-11-22T04:04:16+0900).
+var jsonTimeLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05-0700", "2006-01-02 15:04:05", clfTime}
+
+func (p lineParser) parseJSON(dst, line []byte) ([]byte, time.Time, bool, bool) {
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return dst, time.Time{}, false, false
+	}
+	var t time.Time
+	hasTime := false
+	if v, ok := m[p.timeKey]; ok {
+		t, hasTime = jsonTime(v)
+		if hasTime {
+			delete(m, p.timeKey)
+		}
+	}
+	return chunk.AppendValue(dst, normalize(m)), t, hasTime, true
+}
+
+func jsonTime(v any) (time.Time, bool) {
+	switch v := v.(type) {
+	case string:
+		for _, l := range jsonTimeLayouts {
+			if t, err := time.Parse(l, v); err == nil {
+				return t, true
+			}
+		}
+	case json.Number:
+		if f, err := v.Float64(); err == nil && f > 0 {
+			sec := int64(f)
+			return time.Unix(sec, int64((f-float64(sec))*1e9)), true
+		}
+	}
+	return time.Time{}, false
+}
+
+// normalize turns json.Number into int64 or float64 for the encoder.
+func normalize(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, e := range v {
+			v[k] = normalize(e)
+		}
+		return v
+	case []any:
+		for i, e := range v {
+			v[i] = normalize(e)
+		}
+		return v
+	case json.Number:
+		if i, err := strconv.ParseInt(string(v), 10, 64); err == nil {
+			return i
+		}
+		f, _ := v.Float64()
+		return f
+	}
+	return v
+}
+
+func checkFormat(f string) error {
+	switch f {
+	case "auto", "apache2", "nginx", "json":
+		return nil
+	}
+	return fmt.Errorf("--format %q: want one of auto, apache2, nginx, json", strings.TrimSpace(f))
+}

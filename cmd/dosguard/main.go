@@ -1,0 +1,267 @@
+// Command dosguard is the operator's CLI around the plugin's code.
+//
+//	dosguard replay [-c fluent-bit.conf] [-p Key=Value]... [--format auto|apache2|nginx|json] <logfile|->
+//
+// replay runs the same config, detector and decisions as out_dosguard.so over
+// a log file and prints each decision with the message SNS would get. It is a
+// dry run unless --no-dry-run is given.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dosguard/dosguard/chunk"
+	"github.com/dosguard/dosguard/conf"
+	"github.com/dosguard/dosguard/guard"
+	"github.com/dosguard/dosguard/notify"
+)
+
+const usage = `usage: dosguard <command> [flags]
+
+commands:
+  replay   run a config over a log file and print the decisions (dry-run)
+  keys     list the configuration keys and their defaults
+
+run "dosguard <command> -h" for the flags of a command.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "replay":
+		err = replay(args[1:], stdin, stdout, stderr)
+	case "keys":
+		for _, k := range conf.Keys {
+			fmt.Fprintln(stdout, k)
+		}
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "dosguard: unknown command %q\n%s", args[0], usage)
+		return 2
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// propFlags collects repeated -p Key=Value flags.
+type propFlags conf.Props
+
+func (p propFlags) String() string { return "" }
+func (p propFlags) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || strings.TrimSpace(k) == "" {
+		return fmt.Errorf("want Key=Value, got %q", s)
+	}
+	p[strings.TrimSpace(k)] = v
+	return nil
+}
+
+func replay(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("c", "", "Fluent Bit config file (classic or YAML) with a dosguard output")
+	output := fs.Int("output", 0, "which dosguard output of the config file to use (0 = the first)")
+	props := propFlags{}
+	fs.Var(props, "p", "set a property, Key=Value (repeatable; overrides the config file)")
+	format := fs.String("format", "auto", "log format: auto, apache2, nginx or json (JSON lines)")
+	timeKey := fs.String("time-key", "time", "JSON field holding the record time")
+	tag := fs.String("tag", "access", "tag given to the records")
+	noDryRun := fs.Bool("no-dry-run", false, "really write to the Network ACLs")
+	publish := fs.Bool("notify", false, "really publish to SNS_Topic_ARN")
+	quiet := fs.Bool("q", false, "print the decision lines only, not the SNS messages")
+	verbose := fs.Bool("v", false, "also print dosguard's own log lines")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: dosguard replay [flags] <logfile|->")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return errors.New("dosguard replay: want exactly one log file (or - for standard input)")
+	}
+	if err := checkFormat(*format); err != nil {
+		return err
+	}
+	all := conf.Props{}
+	if *cfgPath != "" {
+		f, err := conf.LoadFile(*cfgPath, os.LookupEnv)
+		if err != nil {
+			return err
+		}
+		outs := f.Outputs("dosguard")
+		if *output < 0 || *output >= len(outs) {
+			return fmt.Errorf("dosguard replay: %s has %d dosguard outputs, no output %d", *cfgPath, len(outs), *output)
+		}
+		for k, v := range outs[*output] {
+			all[strings.ToLower(k)] = v
+		}
+		for _, k := range conf.Unknown(outs[*output]) {
+			fmt.Fprintf(stderr, "dosguard replay: warning: %s: unknown key %s (ignored)\n", *cfgPath, k)
+		}
+	}
+	for k, v := range props {
+		all[strings.ToLower(k)] = v
+	}
+	if !*noDryRun {
+		all["dry_run"] = "on"
+	}
+	cfg, err := conf.Parse(all)
+	if err != nil {
+		return err
+	}
+
+	in := stdin
+	if name := fs.Arg(0); name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return fmt.Errorf("dosguard replay: %w", err)
+		}
+		defer f.Close()
+		in = f
+	}
+
+	level := slog.LevelError
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	logger := slog.New(guard.NewLogHandler(stderr, "output:dosguard:replay", level))
+	deps := guard.Deps{}
+	if *noDryRun || *publish {
+		aws, err := guard.AWSDeps(context.Background(), cfg)
+		if err != nil {
+			return err
+		}
+		if *noDryRun {
+			deps.EC2 = aws.EC2
+		}
+		if *publish {
+			deps.SNS = aws.SNS
+		}
+	}
+	if !*publish {
+		cfg.TopicARN = "" // print what would be published instead
+	}
+	var mu sync.Mutex
+	deps.OnDecision = func(d notify.Decision) {
+		mu.Lock()
+		defer mu.Unlock()
+		printDecision(stdout, d, cfg.Subject, !*quiet)
+	}
+	g, err := guard.New(cfg, deps, logger)
+	if err != nil {
+		return err
+	}
+	g.Start()
+
+	n, bad, err := feed(g, in, lineParser{format: *format, timeKey: *timeKey}, *tag)
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.ExitTimeout)
+	defer cancel()
+	if cerr := g.Close(ctx); err == nil {
+		err = cerr
+	}
+	st := g.Stats()
+	mu.Lock()
+	fmt.Fprintf(stderr, "dosguard replay: %d lines, %d unparsed, %d records, %d invalid key, %d no key, %d exempt; %d blocked, %d detected, %d failed%s\n",
+		n, bad, st.Records, st.Invalid, st.NoKey, st.Exempt, st.Blocked, st.Detected, st.Failed, dryNote(cfg))
+	mu.Unlock()
+	return err
+}
+
+func dryNote(cfg conf.Config) string {
+	if cfg.DryRun {
+		return " (dry-run: no Network ACL was changed)"
+	}
+	return ""
+}
+
+// feed reads lines, turns them into records and flushes them in chunks of up
+// to 1000 records, as Fluent Bit's tail input would.
+func feed(g *guard.Guard, in io.Reader, p lineParser, tag string) (lines, bad int, err error) {
+	const perChunk = 1000
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 0, 64*1024), 4<<20)
+	var buf, body []byte
+	records := 0
+	flush := func() {
+		if records > 0 {
+			g.Flush(buf, tag)
+			buf, records = buf[:0], 0
+		}
+	}
+	for sc.Scan() {
+		lines++
+		var t time.Time
+		var hasTime, ok bool
+		body, t, hasTime, ok = p.parse(body[:0], sc.Bytes())
+		if !ok {
+			bad++
+			continue
+		}
+		if hasTime {
+			buf = chunk.AppendEventHeader(buf, t)
+		} else {
+			// No time in the line: a legacy event with a nil time, which the
+			// plugin counts at arrival time, as Fluent Bit would stamp it.
+			buf = chunk.AppendArrayHeader(buf, 2)
+			buf = chunk.AppendNil(buf)
+		}
+		buf = append(buf, body...)
+		records++
+		if records == perChunk {
+			flush()
+		}
+	}
+	flush()
+	if err := sc.Err(); err != nil {
+		return lines, bad, fmt.Errorf("dosguard replay: read: %w", err)
+	}
+	return lines, bad, nil
+}
+
+func printDecision(w io.Writer, d notify.Decision, subject string, withMessage bool) {
+	dry := ""
+	if d.DryRun {
+		dry = "  (dry-run)"
+	}
+	extra := ""
+	if len(d.RuleNumbers) > 0 {
+		extra += fmt.Sprintf(" rule_numbers=%v", d.RuleNumbers)
+	}
+	if d.Reason != "" {
+		extra += " reason=" + fmt.Sprintf("%q", d.Reason)
+	}
+	fmt.Fprintf(w, "%s  %-15s %-39s rule=%s requests=%d window=%s%s%s\n",
+		d.Time.UTC().Format(time.RFC3339), d.Status, d.Host, d.Rule, d.Requests, d.Window, extra, dry)
+	if withMessage {
+		msg, _ := json.Marshal(d)
+		fmt.Fprintf(w, "    sns subject: %s\n    sns message: %s\n", notify.Subject(subject, d), msg)
+	}
+}

@@ -1,0 +1,89 @@
+package detector
+
+import (
+	"net/netip"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// BenchmarkObserveAt measures the hot path on tracked addresses: same
+// bucket, and a record per second that moves the ring each time.
+func BenchmarkObserveAt(b *testing.B) {
+	for _, bm := range []struct {
+		name string
+		addr string
+		step time.Duration
+	}{
+		{"v4/same-bucket", "203.0.113.195", 0},
+		{"v6/same-bucket", "2001:db8:85a3::8a2e:370:7334", 0},
+		{"v4/moving-ring", "203.0.113.195", time.Second},
+	} {
+		b.Run(bm.name, func(b *testing.B) {
+			d := newDetector(b, Config{Window: time.Minute, Threshold: 1 << 30})
+			a := netip.MustParseAddr(bm.addr)
+			// Some company in the table, so the map lookup is realistic.
+			for i := range 10_000 {
+				d.ObserveAt(t0, netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}))
+			}
+			at := t0
+			b.ReportAllocs()
+			for b.Loop() {
+				at = at.Add(bm.step)
+				d.ObserveAt(at, a)
+			}
+		})
+	}
+}
+
+// BenchmarkObserveAtNewKey measures first sight of an address: amortised
+// table growth, and eviction once the table is full.
+func BenchmarkObserveAtNewKey(b *testing.B) {
+	for _, bm := range []struct {
+		name    string
+		maxKeys int
+	}{
+		{"growing", MaxMaxKeys},
+		{"evicting", 10_000},
+	} {
+		b.Run(bm.name, func(b *testing.B) {
+			d := newDetector(b, Config{Window: time.Minute, Threshold: 1 << 30, MaxKeys: bm.maxKeys})
+			i := uint32(0)
+			b.ReportAllocs()
+			for b.Loop() {
+				i++
+				at := t0.Add(time.Duration(i) * time.Microsecond)
+				d.ObserveAt(at, netip.AddrFrom4([4]byte{byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)}))
+			}
+		})
+	}
+}
+
+// BenchmarkBytesPerKey measures the heap held by a Detector tracking 1e6
+// addresses (half IPv4, half IPv6), with the default 12 buckets. Run it with
+// -benchtime=1x.
+func BenchmarkBytesPerKey(b *testing.B) {
+	const keys = 1_000_000
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		d := newDetector(b, Config{Window: time.Minute, Threshold: 1 << 30, MaxKeys: keys})
+		for i := range keys {
+			var a netip.Addr
+			if i%2 == 0 {
+				a = netip.AddrFrom4([4]byte{byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)})
+			} else {
+				a = netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 12: byte(i >> 24), 13: byte(i >> 16), 14: byte(i >> 8), 15: byte(i)})
+			}
+			d.ObserveAt(t0.Add(time.Duration(i)*time.Microsecond), a)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		if got := d.Stats().Tracked; got != keys {
+			b.Fatalf("Tracked = %d, want %d", got, keys)
+		}
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/keys, "bytes/key")
+		runtime.KeepAlive(d)
+	}
+}

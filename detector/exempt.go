@@ -1,0 +1,131 @@
+package detector
+
+import (
+	"fmt"
+	"net/netip"
+)
+
+// Reasons returned by Exemptions.Exempt.
+const (
+	// ReasonAllowlist means the address is inside an allowlisted prefix.
+	ReasonAllowlist = "allowlist"
+	// ReasonInvalid means the zero netip.Addr, which names no client.
+	ReasonInvalid = "invalid"
+	// ReasonUnspecified means 0.0.0.0 or ::.
+	ReasonUnspecified = "unspecified"
+	// ReasonThisNetwork means 0.0.0.0/8, "this network" (RFC 791).
+	ReasonThisNetwork = "this-network"
+	// ReasonLoopback means 127.0.0.0/8 or ::1.
+	ReasonLoopback = "loopback"
+	// ReasonLinkLocal means 169.254.0.0/16 or fe80::/10.
+	ReasonLinkLocal = "link-local"
+	// ReasonMulticast means 224.0.0.0/4 or ff00::/8.
+	ReasonMulticast = "multicast"
+	// ReasonBroadcast means 255.255.255.255.
+	ReasonBroadcast = "broadcast"
+	// ReasonPrivate means RFC 1918 (10/8, 172.16/12, 192.168/16) or IPv6 unique
+	// local fc00::/7.
+	ReasonPrivate = "private"
+	// ReasonCGNAT means 100.64.0.0/10, shared address space (RFC 6598), where
+	// carrier NAT and often EKS pod networks live.
+	ReasonCGNAT = "cgnat"
+)
+
+// ExemptionsConfig lists the addresses that must never be blocked.
+type ExemptionsConfig struct {
+	// Allowlist holds prefixes that are always exempt. IPv4-mapped IPv6
+	// prefixes (::ffff:10.0.0.0/104) are treated as their IPv4 prefix.
+	Allowlist []netip.Prefix
+	// BlockPrivate lifts the exemption of private (RFC 1918, fc00::/7) and
+	// shared (100.64.0.0/10) addresses, for deployments whose attackers can
+	// sit inside the VPC or behind a private load balancer.
+	BlockPrivate bool
+}
+
+// Exemptions decides which addresses are never reported or blocked.
+//
+// Always exempt, whatever BlockPrivate says: allowlisted prefixes, and
+// addresses that cannot be the source of traffic crossing a Network ACL, so a
+// deny entry for them would only spend one of a NACL's few rule slots:
+// unspecified, 0.0.0.0/8, loopback, link-local, multicast and the IPv4
+// broadcast address. Exempt unless BlockPrivate: private and shared (CGNAT)
+// addresses. Everything else is blockable.
+//
+// The zero Exemptions has an empty allowlist and exempts private addresses.
+// An Exemptions is immutable after NewExemptions and safe for concurrent use.
+type Exemptions struct {
+	allow4       []netip.Prefix
+	allow6       []netip.Prefix
+	blockPrivate bool
+}
+
+// NewExemptions checks cfg and builds its Exemptions. An invalid (zero)
+// prefix in the allowlist is an error naming its position.
+func NewExemptions(cfg ExemptionsConfig) (*Exemptions, error) {
+	e := &Exemptions{blockPrivate: cfg.BlockPrivate}
+	for i, p := range cfg.Allowlist {
+		if !p.IsValid() {
+			return nil, fmt.Errorf("detector: allowlist entry %d %q: invalid prefix", i, p.String())
+		}
+		p = p.Masked()
+		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+		}
+		if p.Addr().Is4() {
+			e.allow4 = append(e.allow4, p)
+		} else {
+			e.allow6 = append(e.allow6, p)
+		}
+	}
+	return e, nil
+}
+
+// Exempt reports whether a must never be blocked, and why; the reason is one
+// of the Reason constants. IPv4-mapped addresses are judged as IPv4 and zones
+// are ignored. Allowlist entries are checked one by one, so keep the list to
+// tens of prefixes. Exempt does not allocate.
+func (e *Exemptions) Exempt(a netip.Addr) (reason string, exempt bool) {
+	if !a.IsValid() {
+		return ReasonInvalid, true
+	}
+	a = a.Unmap().WithZone("")
+	allow := e.allow6
+	if a.Is4() {
+		allow = e.allow4
+	}
+	for _, p := range allow {
+		if p.Contains(a) {
+			return ReasonAllowlist, true
+		}
+	}
+	switch {
+	case a.IsUnspecified():
+		return ReasonUnspecified, true
+	case a.IsLoopback():
+		return ReasonLoopback, true
+	case a.IsLinkLocalUnicast():
+		return ReasonLinkLocal, true
+	case a.IsMulticast():
+		return ReasonMulticast, true
+	}
+	var v4 [4]byte
+	if a.Is4() {
+		v4 = a.As4()
+		switch {
+		case v4 == [4]byte{255, 255, 255, 255}:
+			return ReasonBroadcast, true
+		case v4[0] == 0:
+			return ReasonThisNetwork, true
+		}
+	}
+	if e.blockPrivate {
+		return "", false
+	}
+	switch {
+	case a.IsPrivate():
+		return ReasonPrivate, true
+	case a.Is4() && v4[0] == 100 && v4[1]&0xc0 == 64:
+		return ReasonCGNAT, true
+	}
+	return "", false
+}

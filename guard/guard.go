@@ -1,0 +1,334 @@
+// Package guard is one dosguard instance: what one Fluent Bit [OUTPUT]
+// section (or one CLI replay) runs.
+//
+// The model has two halves joined by a bounded queue. Flush, on Fluent Bit's
+// thread, decodes a chunk, extracts and validates the client address of each
+// record, and counts it in the detector; it never calls AWS and never waits.
+// When an address trips the rule, its Hit goes into the queue. The worker,
+// a goroutine started by Start, takes hits off the queue and acts on them:
+// it writes the deny entries through acl, decides the outcome (blocked,
+// detected, failed to block), logs it and hands it to a second goroutine that
+// publishes to SNS, so a slow SNS never holds up blocking. The worker also
+// expires bans on the wall clock at each tick and sends "unblocked".
+//
+// Every decision ends as exactly one of blocked, detected, failed to block or
+// unblocked, and each is logged and notified. An address stays quiet in the
+// detector while its ban (or detect cool-down, or failure back-off) lasts.
+package guard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dosguard/dosguard/acl"
+	"github.com/dosguard/dosguard/chunk"
+	"github.com/dosguard/dosguard/conf"
+	"github.com/dosguard/dosguard/detector"
+	"github.com/dosguard/dosguard/notify"
+)
+
+// Deps are what a Guard needs from outside: the AWS clients (nil when not
+// used) and, for tests and replays, the clock and the expiry tick.
+type Deps struct {
+	// EC2 writes the deny entries; nil with Action detect, or in dry-run
+	// without Network ACL ids.
+	EC2 acl.EC2API
+	// SNS publishes notifications; nil when there is no topic.
+	SNS notify.SNSAPI
+	// Now is the wall clock; nil means time.Now.
+	Now func() time.Time
+	// Tick drives expiry and sweeps; each value is the current wall time.
+	// nil means Start makes a one-second ticker.
+	Tick <-chan time.Time
+	// OnDecision, if set, is called by the worker after each decision is
+	// logged and queued for SNS (the CLI prints it; tests observe it).
+	OnDecision func(notify.Decision)
+}
+
+// Stats counts what the guard has seen and done.
+type Stats struct {
+	Records   int64 // log records read
+	Malformed int64 // events that could not be decoded
+	Groups    int64 // group markers skipped
+	NoKey     int64 // records without the key field
+	Invalid   int64 // key values that are not a single IP address
+	Exempt    int64 // records of allowlisted or private addresses
+	Hits      int64 // addresses that tripped the rule
+	QueueFull int64 // hits dropped because the queue was full
+	Blocked   int64
+	Detected  int64
+	Failed    int64
+	Unblocked int64
+	NotifyErr int64 // notifications that could not be published
+}
+
+// Guard is one dosguard instance. Flush is safe for concurrent use (Fluent
+// Bit's workers N); Start and Close are called once each.
+type Guard struct {
+	cfg      conf.Config
+	log      *slog.Logger
+	now      func() time.Time
+	tick     <-chan time.Time
+	onDec    func(notify.Decision)
+	blocker  *acl.Blocker // nil: no NACL calls
+	notifier *notify.Notifier
+	exempt   *detector.Exemptions
+
+	mu     sync.Mutex // guards det, newest, closed and sends on hits
+	det    *detector.Detector
+	newest time.Time
+	closed bool
+	hits   chan detector.Hit
+
+	notes    chan notify.Decision
+	active   map[netip.Addr]*ban // worker-owned
+	swept    time.Time           // newest record time at the last sweep
+	stats    counters
+	runCtx   context.Context
+	cancel   context.CancelFunc
+	started  bool
+	workerWG sync.WaitGroup
+	notifyWG sync.WaitGroup
+	stopTick func()
+}
+
+type counters struct {
+	records, malformed, groups, noKey, invalid, exempt, hits, queueFull,
+	blocked, detected, failed, unblocked, notifyErr atomic.Int64
+}
+
+type banKind uint8
+
+const (
+	banBlocked  banKind = iota // entries written; deleted at expiry
+	banAdopted                 // already denied by someone else; left alone at expiry
+	banDetected                // detect rule cool-down
+	banFailed                  // back-off after a failed block
+)
+
+type ban struct {
+	kind    banKind
+	until   time.Time // zero: never expires
+	hit     detector.Hit
+	rules   []int
+	retries int
+}
+
+// New builds a Guard from a validated config. It starts nothing; call Start.
+func New(cfg conf.Config, deps Deps, logger *slog.Logger) (*Guard, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	g := &Guard{
+		cfg: cfg, log: logger, now: deps.Now, tick: deps.Tick, onDec: deps.OnDecision,
+		hits:    make(chan detector.Hit, cfg.QueueSize),
+		notes:   make(chan notify.Decision, 1024),
+		active:  map[netip.Addr]*ban{},
+	}
+	if g.now == nil {
+		g.now = time.Now
+	}
+	var err error
+	g.det, err = detector.New(detector.Config{Window: cfg.Window, Threshold: cfg.Threshold, MaxKeys: cfg.MaxTrackedKeys})
+	if err != nil {
+		return nil, fmt.Errorf("guard: %w", err)
+	}
+	g.exempt, err = detector.NewExemptions(detector.ExemptionsConfig{Allowlist: cfg.Allowlist, BlockPrivate: cfg.BlockPrivate})
+	if err != nil {
+		return nil, fmt.Errorf("guard: %w", err)
+	}
+	if cfg.Action == conf.ActionBlock && len(cfg.ACLIDs) > 0 {
+		if deps.EC2 == nil {
+			return nil, errors.New("guard: Network ACL ids are set but there is no EC2 client")
+		}
+		g.blocker, err = acl.New(acl.Config{
+			ACLIDs: cfg.ACLIDs, RuleMin: cfg.RuleMin, RuleMax: cfg.RuleMax,
+			DryRun: cfg.DryRun, CallTimeout: cfg.AWSTimeout,
+		}, deps.EC2, logger)
+		if err != nil {
+			return nil, fmt.Errorf("guard: %w", err)
+		}
+	}
+	g.notifier, err = notify.New(notify.Config{
+		TopicARN: cfg.TopicARN, Subject: cfg.Subject, CallTimeout: cfg.AWSTimeout,
+	}, deps.SNS, logger)
+	if err != nil {
+		return nil, fmt.Errorf("guard: %w", err)
+	}
+	return g, nil
+}
+
+// Start starts the worker and the notifier goroutines.
+func (g *Guard) Start() {
+	if g.started {
+		return
+	}
+	g.started = true
+	g.runCtx, g.cancel = context.WithCancel(context.Background())
+	tick := g.tick
+	g.stopTick = func() {}
+	if tick == nil {
+		t := time.NewTicker(time.Second)
+		tick, g.stopTick = t.C, t.Stop
+	}
+	g.workerWG.Add(1)
+	go g.work(tick)
+	g.notifyWG.Add(1)
+	go g.publish()
+}
+
+// FlushStats describes one flushed chunk.
+type FlushStats struct {
+	Records, Malformed, Hits int
+}
+
+// Flush counts the records of one Fluent Bit chunk. Records without their own
+// time are counted at the wall clock's now. It never blocks on AWS.
+func (g *Guard) Flush(data []byte, tag string) FlushStats {
+	return g.FlushAt(g.now(), data, tag)
+}
+
+// FlushAt is Flush with the arrival time given. data is not retained.
+func (g *Guard) FlushAt(now time.Time, data []byte, tag string) FlushStats {
+	var (
+		fs                                     FlushStats
+		noKey, invalid, exempt, dropped, queue int64
+	)
+	r := chunk.NewReader(data)
+	g.mu.Lock()
+	for {
+		ev, ok := r.Next()
+		if !ok {
+			break
+		}
+		fs.Records++
+		v, ok := chunk.Lookup(ev.Body, g.cfg.Key)
+		if !ok {
+			noKey++
+			continue
+		}
+		b, ok := v.AsBytes()
+		if !ok {
+			invalid++
+			continue
+		}
+		addr, err := detector.ParseAddr(b)
+		if err != nil {
+			invalid++
+			continue
+		}
+		if _, ok := g.exempt.Exempt(addr); ok {
+			exempt++
+			continue
+		}
+		t := now
+		if ev.HasTime {
+			t = ev.Time
+		}
+		if t.After(g.newest) {
+			g.newest = t
+		}
+		hit, fired := g.det.ObserveAt(t, addr)
+		if !fired {
+			continue
+		}
+		fs.Hits++
+		if g.closed {
+			dropped++
+			continue
+		}
+		select {
+		case g.hits <- hit:
+			queue++
+		default:
+			// The worker is behind: re-arm the address so it can trip again
+			// once the queue has room, and report the drop.
+			g.det.Release(addr)
+			dropped++
+		}
+	}
+	g.mu.Unlock()
+	st := r.Stats()
+	fs.Malformed = st.Malformed
+	g.stats.records.Add(int64(fs.Records))
+	g.stats.malformed.Add(int64(st.Malformed))
+	g.stats.groups.Add(int64(st.Groups))
+	g.stats.noKey.Add(noKey)
+	g.stats.invalid.Add(invalid)
+	g.stats.exempt.Add(exempt)
+	g.stats.hits.Add(int64(fs.Hits))
+	if dropped > 0 {
+		g.stats.queueFull.Add(dropped)
+		g.log.Warn("decision queue full: hits dropped, the addresses can trip again", "dropped", dropped, "queue_size", g.cfg.QueueSize)
+	}
+	return fs
+}
+
+// Stats returns a snapshot of the counters.
+func (g *Guard) Stats() Stats {
+	c := &g.stats
+	return Stats{
+		Records: c.records.Load(), Malformed: c.malformed.Load(), Groups: c.groups.Load(),
+		NoKey: c.noKey.Load(), Invalid: c.invalid.Load(), Exempt: c.exempt.Load(),
+		Hits: c.hits.Load(), QueueFull: c.queueFull.Load(), Blocked: c.blocked.Load(),
+		Detected: c.detected.Load(), Failed: c.failed.Load(), Unblocked: c.unblocked.Load(),
+		NotifyErr: c.notifyErr.Load(),
+	}
+}
+
+// Close stops taking hits, lets the worker finish the queued ones and the
+// notifier publish what is pending, and returns when both are done or ctx
+// ends (then in-flight AWS calls are cancelled and reported as failed).
+// Active bans stay in the Network ACLs.
+func (g *Guard) Close(ctx context.Context) error {
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return nil
+	}
+	g.closed = true
+	close(g.hits)
+	g.mu.Unlock()
+	if !g.started {
+		return nil
+	}
+	done := make(chan struct{})
+	go func() {
+		g.workerWG.Wait()
+		close(g.notes)
+		g.notifyWG.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		g.cancel()
+		<-done
+		err = fmt.Errorf("guard: exit: pending actions cut short: %w", ctx.Err())
+	}
+	g.cancel()
+	g.stopTick()
+	st := g.Stats()
+	g.log.Info("stopped", "records", st.Records, "blocked", st.Blocked, "detected", st.Detected,
+		"failed", st.Failed, "unblocked", st.Unblocked, "invalid", st.Invalid, "no_key", st.NoKey,
+		"exempt", st.Exempt, "malformed", st.Malformed, "queue_full", st.QueueFull,
+		"active_bans", g.activeCount())
+	return err
+}
+
+func (g *Guard) activeCount() int {
+	n := 0
+	for _, b := range g.active {
+		if b.kind == banBlocked || b.kind == banAdopted {
+			n++
+		}
+	}
+	return n
+}

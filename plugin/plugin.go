@@ -1,0 +1,172 @@
+// Command plugin is out_dosguard.so, the Fluent Bit output plugin: a thin
+// shim over package guard. It reads the [OUTPUT] properties through Fluent
+// Bit's getter, builds one guard per instance, hands each chunk to it and
+// maps the outcome to FLB_OK / FLB_ERROR. No panic leaves an export.
+//
+// Build: go build -buildmode=c-shared -o out_dosguard.so ./plugin
+package main
+
+import "C"
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/fluent/fluent-bit-go/output"
+
+	"github.com/dosguard/dosguard/conf"
+	"github.com/dosguard/dosguard/guard"
+)
+
+const (
+	pluginName = "dosguard"
+	pluginDesc = "Deny abusive clients in AWS Network ACLs and notify SNS"
+)
+
+// instance is what FLBPluginSetContext stores for one [OUTPUT] section.
+type instance struct {
+	name  string
+	g     *guard.Guard
+	cfg   conf.Config
+	log   *slog.Logger
+	alive atomic.Bool
+}
+
+var (
+	instanceSeq atomic.Int64
+	instances   sync.Map // *instance -> struct{}: for FLBPluginExit without a context
+)
+
+// propGetter adapts Fluent Bit's property getter to conf.Getter.
+type propGetter struct{ plugin unsafe.Pointer }
+
+func (p propGetter) Get(key string) string { return output.FLBPluginConfigKey(p.plugin, key) }
+
+// recovered turns a panic into a logged error and the given return code.
+func recovered(where string, rc *int, code int) {
+	if r := recover(); r != nil {
+		fmt.Fprintln(os.Stderr, guard.ConfigError("output:dosguard", fmt.Errorf("panic in %s: %v", where, r)))
+		*rc = code
+	}
+}
+
+//export FLBPluginRegister
+func FLBPluginRegister(def unsafe.Pointer) (rc int) {
+	defer recovered("register", &rc, -1)
+	return output.FLBPluginRegister(def, pluginName, pluginDesc)
+}
+
+//export FLBPluginInit
+func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
+	defer recovered("init", &rc, output.FLB_ERROR)
+	name := fmt.Sprintf("%s.%d", pluginName, instanceSeq.Add(1)-1)
+	component := "output:" + pluginName + ":" + name
+	cfg, err := conf.Parse(propGetter{plugin})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, guard.ConfigError(component, err))
+		return output.FLB_ERROR
+	}
+	logger := slog.New(guard.NewLogHandler(os.Stderr, component, slog.LevelInfo))
+	deps, err := guard.AWSDeps(context.Background(), cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, guard.ConfigError(component, err))
+		return output.FLB_ERROR
+	}
+	g, err := guard.New(cfg, deps, logger)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, guard.ConfigError(component, err))
+		return output.FLB_ERROR
+	}
+	g.Start()
+	inst := &instance{name: name, g: g, cfg: cfg, log: logger}
+	inst.alive.Store(true)
+	instances.Store(inst, struct{}{})
+	output.FLBPluginSetContext(plugin, inst)
+	logger.Info("started", "key", cfg.KeyField, "window", cfg.Window, "threshold", cfg.Threshold,
+		"action", string(cfg.Action), "rule", cfg.RuleName, "acl_ids", cfg.ACLIDs,
+		"dry_run", cfg.DryRun, "sns", cfg.TopicARN != "")
+	return output.FLB_OK
+}
+
+func lookup(ctx unsafe.Pointer) (*instance, bool) {
+	inst, ok := output.FLBPluginGetContext(ctx).(*instance)
+	return inst, ok && inst != nil && inst.alive.Load()
+}
+
+//export FLBPluginFlushCtx
+func FLBPluginFlushCtx(ctx, data unsafe.Pointer, length C.size_t, tag *C.char) (rc int) {
+	defer recovered("flush", &rc, output.FLB_ERROR)
+	inst, ok := lookup(ctx)
+	if !ok {
+		fmt.Fprintln(os.Stderr, guard.ConfigError("output:dosguard", fmt.Errorf("flush: unknown plugin context %p", ctx)))
+		return output.FLB_ERROR
+	}
+	var chunk []byte
+	if data != nil && length > 0 {
+		// Zero-copy view of Fluent Bit's buffer: valid only during this call,
+		// and guard keeps no reference to it.
+		chunk = unsafe.Slice((*byte)(data), int(length))
+	}
+	inst.g.Flush(chunk, cString(tag))
+	// Bad records are counted and skipped; the chunk is never retried.
+	return output.FLB_OK
+}
+
+// cString copies a C tag without going through C.GoString's allocation when
+// it is empty.
+func cString(s *C.char) string {
+	if s == nil {
+		return ""
+	}
+	return C.GoString(s)
+}
+
+//export FLBPluginExitCtx
+func FLBPluginExitCtx(ctx unsafe.Pointer) (rc int) {
+	defer recovered("exit", &rc, output.FLB_ERROR)
+	inst, ok := lookup(ctx)
+	if !ok {
+		return output.FLB_OK
+	}
+	return closeInstance(inst)
+}
+
+//export FLBPluginExit
+func FLBPluginExit() (rc int) {
+	defer recovered("exit", &rc, output.FLB_ERROR)
+	rc = output.FLB_OK
+	instances.Range(func(k, _ any) bool {
+		if closeInstance(k.(*instance)) != output.FLB_OK {
+			rc = output.FLB_ERROR
+		}
+		return true
+	})
+	return rc
+}
+
+func closeInstance(inst *instance) int {
+	if !inst.alive.CompareAndSwap(true, false) {
+		return output.FLB_OK
+	}
+	instances.Delete(inst)
+	ctx, cancel := context.WithTimeout(context.Background(), inst.cfg.ExitTimeout)
+	defer cancel()
+	if err := inst.g.Close(ctx); err != nil {
+		inst.log.Error("exit", "error", err)
+		return output.FLB_ERROR
+	}
+	return output.FLB_OK
+}
+
+//export FLBPluginUnregister
+func FLBPluginUnregister(def unsafe.Pointer) {
+	defer func() { _ = recover() }()
+	output.FLBPluginUnregister(def)
+}
+
+func main() {}
