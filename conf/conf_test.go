@@ -37,7 +37,7 @@ func TestParseValues(t *testing.T) {
 		"rule_number_range": "1-18", "block_duration": "0", "allowlist": "198.51.100.0/24 2001:db8::1",
 		"block_private": "on", "region": "ap-northeast-1",
 		"sns_topic_arn": "arn:aws:sns:ap-northeast-1:123456789012:dosguard",
-		"SNS_Subject": "DoS {host}", "ec2_endpoint": "http://127.0.0.1:4566", "dry_run": "off",
+		"SNS_Subject":   "DoS {host}", "ec2_endpoint": "http://127.0.0.1:4566", "dry_run": "off",
 		"max_tracked_keys": "5000", "queue_size": "10", "aws_timeout": "2s", "exit_timeout": "1s",
 	})
 	if err != nil {

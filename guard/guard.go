@@ -127,9 +127,9 @@ func New(cfg conf.Config, deps Deps, logger *slog.Logger) (*Guard, error) {
 	}
 	g := &Guard{
 		cfg: cfg, log: logger, now: deps.Now, tick: deps.Tick, onDec: deps.OnDecision,
-		hits:    make(chan detector.Hit, cfg.QueueSize),
-		notes:   make(chan notify.Decision, 1024),
-		active:  map[netip.Addr]*ban{},
+		hits:   make(chan detector.Hit, cfg.QueueSize),
+		notes:  make(chan notify.Decision, 1024),
+		active: map[netip.Addr]*ban{},
 	}
 	if g.now == nil {
 		g.now = time.Now

@@ -31,7 +31,7 @@ type clock struct {
 	now time.Time
 }
 
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
 func (c *clock) Set(t time.Time) { c.mu.Lock(); c.now = t; c.mu.Unlock() }
 
 // rig is a guard wired to the local EC2 and SNS endpoints through the real
@@ -433,4 +433,3 @@ func TestConcurrentFlushes(t *testing.T) {
 func equal(a, b []string) bool {
 	return strings.Join(a, "|") == strings.Join(b, "|")
 }
-
