@@ -120,26 +120,44 @@ func TestDockerfile(t *testing.T) {
 }
 
 // TestMakefileBuildsTheSO checks that "make out_dosguard.so", which the
-// Dockerfile runs, builds the plugin as a cgo c-shared library.
+// Dockerfile runs, builds the plugin as a cgo c-shared library. Simple
+// variables (VAR := value, VAR ?= value, VAR = value) and $@ are expanded.
 func TestMakefileBuildsTheSO(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join(repoRoot, "Makefile"))
 	if err != nil {
 		t.Fatalf("the Dockerfile runs make out_dosguard.so: %v", err)
 	}
+	lines := strings.Split(string(data), "\n")
+	vars := map[string]string{}
+	assign := regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]*)\s*[:?]?=\s*(.*)$`)
+	for _, l := range lines {
+		if m := assign.FindStringSubmatch(l); m != nil {
+			vars[m[1]] = m[2]
+		}
+	}
+	ref := regexp.MustCompile(`\$[({]([A-Za-z_][A-Za-z0-9_]*)[)}]`)
+	expand := func(s string) string {
+		for range 5 {
+			s = ref.ReplaceAllStringFunc(s, func(r string) string { return vars[ref.FindStringSubmatch(r)[1]] })
+		}
+		return s
+	}
 	var recipe []string
 	in := false
-	for _, l := range strings.Split(string(data), "\n") {
+	for _, l := range lines {
 		switch {
-		case strings.HasPrefix(l, "out_dosguard.so:"):
-			in = true
 		case in && strings.HasPrefix(l, "\t"):
-			recipe = append(recipe, l)
-		case in && strings.TrimSpace(l) != "" && !strings.HasPrefix(l, "#"):
+			recipe = append(recipe, strings.ReplaceAll(expand(l), "$@", "out_dosguard.so"))
+		case strings.Contains(l, ":") && !strings.HasPrefix(l, "\t") && !assign.MatchString(l):
+			targets, _, _ := strings.Cut(expand(l), ":")
+			in = slices.Contains(strings.Fields(targets), "out_dosguard.so")
+		case strings.TrimSpace(l) != "" && !strings.HasPrefix(l, "#"):
 			in = false
 		}
 	}
 	all := strings.Join(recipe, "\n")
-	for _, want := range []string{"-buildmode=c-shared", "CGO_ENABLED=1", "./plugin", "out_dosguard.so"} {
+	t.Logf("make out_dosguard.so runs: %s", strings.TrimSpace(all))
+	for _, want := range []string{"-buildmode=c-shared", "CGO_ENABLED=1", "./plugin", "-o out_dosguard.so"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("Makefile: the recipe of out_dosguard.so %q lacks %s", all, want)
 		}
@@ -293,7 +311,7 @@ func TestGlibcVersions(t *testing.T) {
 		major, _ := strconv.Atoi(m[1])
 		minor, _ := strconv.Atoi(m[2])
 		v := glibcVersion{major, minor}
-		byVersion[v] = append(byVersion[v], s.Name)
+		byVersion[v] = append(byVersion[v], s.Name+"@"+s.Version)
 	}
 	if len(byVersion) == 0 {
 		t.Fatal("the .so needs no GLIBC_ symbol version: not a glibc build?")
@@ -305,7 +323,7 @@ func TestGlibcVersions(t *testing.T) {
 	sort.Slice(versions, func(i, j int) bool { return versions[j].newerThan(versions[i]) })
 	for _, v := range versions {
 		sort.Strings(byVersion[v])
-		t.Logf("GLIBC_%v: %s", v, strings.Join(byVersion[v], " "))
+		t.Logf("GLIBC %v: %s", v, strings.Join(byVersion[v], " "))
 	}
 	if newest := versions[len(versions)-1]; newest.newerThan(runtimeGlibc) {
 		t.Errorf("the .so needs GLIBC_%v (%v), newer than the runtime image's %v", newest, byVersion[newest], runtimeGlibc)

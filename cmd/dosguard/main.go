@@ -21,7 +21,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dosguard/dosguard/chunk"
+	"github.com/dosguard/dosguard/chunk/logline"
 	"github.com/dosguard/dosguard/conf"
 	"github.com/dosguard/dosguard/guard"
 	"github.com/dosguard/dosguard/notify"
@@ -107,7 +107,7 @@ func replay(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return errors.New("dosguard replay: want exactly one log file (or - for standard input)")
 	}
-	if err := checkFormat(*format); err != nil {
+	if err := logline.CheckFormat(*format); err != nil {
 		return err
 	}
 	all := conf.Props{}
@@ -181,7 +181,7 @@ func replay(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	g.Start()
 
-	n, bad, err := feed(g, in, lineParser{format: *format, timeKey: *timeKey}, *tag)
+	n, bad, err := feed(g, in, logline.Parser{Format: *format, TimeKey: *timeKey}, *tag)
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.ExitTimeout)
 	defer cancel()
 	if cerr := g.Close(ctx); err == nil {
@@ -204,42 +204,25 @@ func dryNote(cfg conf.Config) string {
 
 // feed reads lines, turns them into records and flushes them in chunks of up
 // to 1000 records, as Fluent Bit's tail input would.
-func feed(g *guard.Guard, in io.Reader, p lineParser, tag string) (lines, bad int, err error) {
+func feed(g *guard.Guard, in io.Reader, p logline.Parser, tag string) (lines, bad int, err error) {
 	const perChunk = 1000
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 0, 64*1024), 4<<20)
-	var buf, body []byte
-	records := 0
-	flush := func() {
-		if records > 0 {
-			g.Flush(buf, tag)
-			buf, records = buf[:0], 0
-		}
-	}
+	c := logline.Chunk{Parser: p}
 	for sc.Scan() {
 		lines++
-		var t time.Time
-		var hasTime, ok bool
-		body, t, hasTime, ok = p.parse(body[:0], sc.Bytes())
-		if !ok {
+		if !c.Add(sc.Bytes()) {
 			bad++
 			continue
 		}
-		if hasTime {
-			buf = chunk.AppendEventHeader(buf, t)
-		} else {
-			// No time in the line: a legacy event with a nil time, which the
-			// plugin counts at arrival time, as Fluent Bit would stamp it.
-			buf = chunk.AppendArrayHeader(buf, 2)
-			buf = chunk.AppendNil(buf)
-		}
-		buf = append(buf, body...)
-		records++
-		if records == perChunk {
-			flush()
+		if c.Records() == perChunk {
+			g.Flush(c.Bytes(), tag)
+			c.Reset()
 		}
 	}
-	flush()
+	if c.Records() > 0 {
+		g.Flush(c.Bytes(), tag)
+	}
 	if err := sc.Err(); err != nil {
 		return lines, bad, fmt.Errorf("dosguard replay: read: %w", err)
 	}

@@ -1,4 +1,9 @@
-package main
+// Package logline turns access-log lines into Fluent Bit records, as the
+// tail input with Fluent Bit's stock apache2, nginx or json parser would: the
+// same field names, the time taken out of the record and used as its
+// timestamp. The CLI's replay and the rule fixtures use it, so a log file
+// meets the detector exactly as the plugin would see it.
+package logline
 
 import (
 	"bytes"
@@ -22,20 +27,23 @@ var (
 
 const clfTime = "02/Jan/2006:15:04:05 -0700"
 
-// lineParser turns one log line into a msgpack record body and its time.
-type lineParser struct {
-	format  string // auto, apache2, nginx, json
-	timeKey string // JSON field holding the time
+// Parser turns one log line into a msgpack record body and its time.
+type Parser struct {
+	// Format is auto, apache2, nginx or json (JSON lines); auto picks json
+	// for lines starting with '{' and apache2 otherwise.
+	Format string
+	// TimeKey is the JSON field holding the record time (default "time").
+	TimeKey string
 }
 
-// parse appends the record body of line to dst. ok is false for a line the
+// Parse appends the record body of line to dst. ok is false for a line the
 // format does not match; hasTime is false when the line carries no time.
-func (p lineParser) parse(dst []byte, line []byte) (out []byte, t time.Time, hasTime, ok bool) {
+func (p Parser) Parse(dst []byte, line []byte) (out []byte, t time.Time, hasTime, ok bool) {
 	line = bytes.TrimRight(line, "\r\n")
 	if len(bytes.TrimSpace(line)) == 0 {
 		return dst, t, false, false
 	}
-	format := p.format
+	format := p.Format
 	if format == "auto" {
 		format = "apache2"
 		if bytes.HasPrefix(bytes.TrimSpace(line), []byte("{")) {
@@ -87,7 +95,7 @@ func parseRegex(dst []byte, re *regexp.Regexp, line []byte) ([]byte, time.Time, 
 // WOWHoneypot's (2026-11-22T04:04:16+0900).
 var jsonTimeLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05-0700", "2006-01-02 15:04:05", clfTime}
 
-func (p lineParser) parseJSON(dst, line []byte) ([]byte, time.Time, bool, bool) {
+func (p Parser) parseJSON(dst, line []byte) ([]byte, time.Time, bool, bool) {
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.UseNumber()
 	var m map[string]any
@@ -96,10 +104,14 @@ func (p lineParser) parseJSON(dst, line []byte) ([]byte, time.Time, bool, bool) 
 	}
 	var t time.Time
 	hasTime := false
-	if v, ok := m[p.timeKey]; ok {
+	key := p.TimeKey
+	if key == "" {
+		key = "time"
+	}
+	if v, ok := m[key]; ok {
 		t, hasTime = jsonTime(v)
 		if hasTime {
-			delete(m, p.timeKey)
+			delete(m, key)
 		}
 	}
 	return chunk.AppendValue(dst, normalize(m)), t, hasTime, true
@@ -145,10 +157,48 @@ func normalize(v any) any {
 	return v
 }
 
-func checkFormat(f string) error {
+// CheckFormat reports whether f is a format Parse knows.
+func CheckFormat(f string) error {
 	switch f {
 	case "auto", "apache2", "nginx", "json":
 		return nil
 	}
 	return fmt.Errorf("--format %q: want one of auto, apache2, nginx, json", strings.TrimSpace(f))
 }
+
+// Chunk builds Fluent Bit chunks from lines: v2 events with the line's time,
+// or with a nil time (counted at arrival, as Fluent Bit would stamp it).
+type Chunk struct {
+	Parser  Parser
+	buf     []byte
+	body    []byte
+	records int
+}
+
+// Add parses line and appends its record; false when the line is unparsed.
+func (c *Chunk) Add(line []byte) bool {
+	var t time.Time
+	var hasTime, ok bool
+	c.body, t, hasTime, ok = c.Parser.Parse(c.body[:0], line)
+	if !ok {
+		return false
+	}
+	if hasTime {
+		c.buf = chunk.AppendEventHeader(c.buf, t)
+	} else {
+		c.buf = chunk.AppendArrayHeader(c.buf, 2)
+		c.buf = chunk.AppendNil(c.buf)
+	}
+	c.buf = append(c.buf, c.body...)
+	c.records++
+	return true
+}
+
+// Records is the number of records in the chunk.
+func (c *Chunk) Records() int { return c.records }
+
+// Bytes returns the chunk; valid until the next Add or Reset.
+func (c *Chunk) Bytes() []byte { return c.buf }
+
+// Reset empties the chunk, keeping its memory.
+func (c *Chunk) Reset() { c.buf, c.records = c.buf[:0], 0 }
