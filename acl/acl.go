@@ -28,6 +28,11 @@
 // and 5xx answers with backoff and jitter is left to the SDK's standard
 // retryer configured on the client.
 //
+// The Manager (manager.go) builds the bans dosguard owns on top of the
+// Blocker: expiry and escalation, the NACL quota and eviction, prefix
+// aggregation, a rate limit and pacing, and a state file reconciled with the
+// ACLs at start.
+//
 // A Blocker is safe for concurrent use; it holds no lock while calling AWS
 // and starts no goroutines. Concurrent Block calls for the same address are
 // not merged (each may add an entry); callers serialise per address.
@@ -178,9 +183,29 @@ func (b *Blocker) Block(ctx context.Context, p netip.Prefix) (Result, error) {
 	if err := checkPrefix(p); err != nil {
 		return Result{}, &Error{Op: OpBlock, Prefix: p, Reason: ReasonRefused, Err: err}
 	}
+	return b.block(ctx, p, blockOpts{})
+}
+
+// blockOpts are the Manager's extensions of Block.
+type blockOpts struct {
+	// limit is the most ingress entries, the default rule included, that
+	// one address family may hold; 0 means no limit but AWS's.
+	limit int
+	// overlay, if set, edits the described entries of an ACL before they
+	// are read: in dry-run the Manager adds the entries it pretends to have
+	// created and drops those it pretends to have deleted.
+	overlay func(id string, entries []types.NetworkAclEntry) []types.NetworkAclEntry
+}
+
+// block is Block without the single-address check: the Manager also blocks
+// aggregate prefixes, which it validates itself.
+func (b *Blocker) block(ctx context.Context, p netip.Prefix, o blockOpts) (Result, error) {
+	if !p.IsValid() || p.Bits() == 0 {
+		return Result{}, &Error{Op: OpBlock, Prefix: p, Reason: ReasonRefused, Err: errors.New("prefix would deny everyone")}
+	}
 	res := Result{Existing: true}
 	for _, id := range b.cfg.ACLIDs {
-		e, unsure, err := b.blockOne(ctx, id, p)
+		e, unsure, err := b.blockOne(ctx, id, p, o)
 		if err != nil {
 			b.rollback(ctx, p, res.Entries, unsure)
 			return Result{}, err
@@ -193,11 +218,14 @@ func (b *Blocker) Block(ctx context.Context, p netip.Prefix) (Result, error) {
 
 // blockOne blocks p in one ACL. When Create fails in a way that leaves its
 // outcome unknown (timeout, 5xx), unsure names the entry it tried.
-func (b *Blocker) blockOne(ctx context.Context, id string, p netip.Prefix) (e Entry, unsure *Entry, err error) {
+func (b *Blocker) blockOne(ctx context.Context, id string, p netip.Prefix, o blockOpts) (e Entry, unsure *Entry, err error) {
 	for attempt := 1; ; attempt++ {
 		entries, err := b.describe(ctx, id, p)
 		if err != nil {
 			return Entry{}, nil, err
+		}
+		if o.overlay != nil {
+			entries = o.overlay(id, entries)
 		}
 		v, err := b.inspect(OpBlock, id, entries, p)
 		if err != nil {
@@ -206,6 +234,10 @@ func (b *Blocker) blockOne(ctx context.Context, id string, p netip.Prefix) (e En
 		if len(v.matches) > 0 {
 			b.log.Debug("acl: already denied", "acl", id, "rule", v.matches[0], "prefix", p)
 			return Entry{ACLID: id, RuleNumber: v.matches[0], Existing: true}, nil, nil
+		}
+		if n := familyCount(entries, p.Addr().Is6()); o.limit > 0 && n >= o.limit {
+			return Entry{}, nil, &Error{Op: OpBlock, ACLID: id, Prefix: p, Reason: ReasonNoFreeRule,
+				Err: fmt.Errorf("%d of %d ingress entries of the family used (EntryLimit)", n, o.limit)}
 		}
 		if v.free == 0 {
 			return Entry{}, nil, &Error{Op: OpBlock, ACLID: id, Prefix: p, Reason: ReasonNoFreeRule,
@@ -467,4 +499,138 @@ func (b *Blocker) deleteEntry(ctx context.Context, id string, n int, p netip.Pre
 		return callError(OpDelete, id, n, p, cctx, err)
 	}
 	return nil
+}
+
+// familyCount counts the ingress entries of one address family, the default
+// rule included: what AWS counts against the per-family quota.
+func familyCount(entries []types.NetworkAclEntry, v6 bool) int {
+	n := 0
+	for i := range entries {
+		e := &entries[i]
+		if aws.ToBool(e.Egress) {
+			continue
+		}
+		if cidr, ok := entryPrefix(e); ok && cidr.Addr().Is6() == v6 {
+			n++
+		}
+	}
+	return n
+}
+
+// deleteEntries deletes the given entries of p, each only if its ACL still
+// holds an ingress deny entry (protocol -1) for exactly p at that number: a
+// number reused for anything else is left alone, and an entry already gone
+// counts as deleted. It returns the entries that are gone, and the errors of
+// the others (which are still in place).
+func (b *Blocker) deleteEntries(ctx context.Context, p netip.Prefix, want []Entry) (gone []Entry, err error) {
+	var errs []error
+	for _, e := range want {
+		entries, derr := b.describe(ctx, e.ACLID, p)
+		if derr != nil {
+			if aclGone(derr) {
+				gone = append(gone, e)
+				continue
+			}
+			errs = append(errs, derr)
+			continue
+		}
+		if !holds(entries, e.RuleNumber, p) {
+			b.log.Info("acl: entry already gone", "acl", e.ACLID, "rule", e.RuleNumber, "prefix", p)
+			gone = append(gone, e)
+			continue
+		}
+		if b.cfg.DryRun {
+			b.log.Info("acl: dry run: would delete deny entry", "acl", e.ACLID, "rule", e.RuleNumber, "prefix", p)
+			gone = append(gone, e)
+			continue
+		}
+		if derr := b.deleteEntry(ctx, e.ACLID, e.RuleNumber, p); derr != nil && errorCode(derr) != "InvalidNetworkAclEntry.NotFound" {
+			errs = append(errs, derr)
+			continue
+		}
+		b.log.Info("acl: deleted deny entry", "acl", e.ACLID, "rule", e.RuleNumber, "prefix", p)
+		gone = append(gone, e)
+	}
+	return gone, errors.Join(errs...)
+}
+
+// holds reports whether entries has an ingress deny entry, protocol -1, for
+// exactly p at rule number n.
+func holds(entries []types.NetworkAclEntry, n int, p netip.Prefix) bool {
+	for i := range entries {
+		e := &entries[i]
+		if aws.ToBool(e.Egress) || int(aws.ToInt32(e.RuleNumber)) != n ||
+			e.RuleAction != types.RuleActionDeny || aws.ToString(e.Protocol) != "-1" {
+			continue
+		}
+		if cidr, ok := entryPrefix(e); ok && cidr == p {
+			return true
+		}
+	}
+	return false
+}
+
+// Listed is one ingress deny entry (protocol -1) of the managed range.
+type Listed struct {
+	ACLID      string
+	RuleNumber int
+	Prefix     netip.Prefix
+}
+
+// managedEntries describes the ACL id and returns its ingress deny entries
+// (protocol -1, not /0) within the managed range of their address family.
+// A family without an allow-all rule (automatic range) has no managed range.
+func (b *Blocker) managedEntries(ctx context.Context, id string) ([]Listed, []types.NetworkAclEntry, error) {
+	entries, err := b.describe(ctx, id, netip.Prefix{})
+	if err != nil {
+		return nil, nil, err
+	}
+	var out []Listed
+	for _, v6 := range []bool{false, true} {
+		probe := netip.PrefixFrom(netip.IPv4Unspecified(), 32)
+		if v6 {
+			probe = netip.PrefixFrom(netip.IPv6Unspecified(), 128)
+		}
+		v, err := b.inspect(OpDescribe, id, entries, probe)
+		if err != nil {
+			continue // no managed range for this family
+		}
+		for i := range entries {
+			e := &entries[i]
+			n := int(aws.ToInt32(e.RuleNumber))
+			cidr, ok := entryPrefix(e)
+			if !ok || aws.ToBool(e.Egress) || e.RuleAction != types.RuleActionDeny || aws.ToString(e.Protocol) != "-1" ||
+				cidr.Addr().Is6() != v6 || cidr.Bits() == 0 || n < v.lo || n > v.hi {
+				continue
+			}
+			out = append(out, Listed{ACLID: id, RuleNumber: n, Prefix: cidr})
+		}
+	}
+	return out, entries, nil
+}
+
+// checkWrite asks CreateNetworkAclEntry with DryRun whether the credentials
+// may write the ACL id: DryRunOperation means yes.
+func (b *Blocker) checkWrite(ctx context.Context, id string) error {
+	cctx, cancel := context.WithTimeout(ctx, b.cfg.CallTimeout)
+	defer cancel()
+	_, err := b.api.CreateNetworkAclEntry(cctx, &ec2.CreateNetworkAclEntryInput{
+		NetworkAclId: aws.String(id),
+		RuleNumber:   aws.Int32(MaxRuleNumber),
+		Protocol:     aws.String("-1"),
+		RuleAction:   types.RuleActionDeny,
+		Egress:       aws.Bool(false),
+		CidrBlock:    aws.String("192.0.2.0/32"),
+		DryRun:       aws.Bool(true),
+	})
+	if err == nil || errorCode(err) == "DryRunOperation" {
+		return nil
+	}
+	return callError(OpCreate, id, MaxRuleNumber, netip.MustParsePrefix("192.0.2.0/32"), cctx, err)
+}
+
+// aclGone reports whether err says the network ACL does not exist.
+func aclGone(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && (e.Reason == ReasonACLNotFound || e.Reason == "InvalidNetworkAclID.NotFound")
 }

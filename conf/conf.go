@@ -76,6 +76,29 @@ const (
 	KeyQueueSize       = "Queue_Size"
 	KeyAWSTimeout      = "AWS_Timeout"
 	KeyExitTimeout     = "Exit_Timeout"
+
+	// Rules (issue: several named rules, queries, proxies).
+	KeyRulesFile      = "Rules_File"
+	KeyQuery          = "Query"
+	KeyWhere          = "Where"
+	KeyWindowType     = "Window_Type"
+	KeyDistinct       = "Distinct"
+	KeyKeyFallback    = "Key_Fallback"
+	KeyTrustedProxies = "Trusted_Proxies"
+
+	// Blocking in production.
+	KeyNACLEntryLimit     = "NACL_Entry_Limit"
+	KeyOnFull             = "On_Full"
+	KeyAggregateAfter     = "Aggregate_After"
+	KeyAggregatePrefixV4  = "Aggregate_Prefix_V4"
+	KeyAggregatePrefixV6  = "Aggregate_Prefix_V6"
+	KeyEscalationWindow   = "Escalation_Window"
+	KeyEscalationFactor   = "Escalation_Factor"
+	KeyBlockDurationMax   = "Block_Duration_Max"
+	KeyStateFile          = "State_File"
+	KeyStartupCheck       = "Startup_Check"
+	KeyMaxBlocksPerMinute = "Max_Blocks_Per_Minute"
+	KeyNotifyInterval     = "Notify_Interval"
 )
 
 // Keys lists every property dosguard reads, in documentation order.
@@ -84,6 +107,11 @@ var Keys = []string{
 	KeyRuleNumberRange, KeyBlockDuration, KeyAllowlist, KeyBlockPrivate,
 	KeyRegion, KeySNSTopicARN, KeySNSSubject, KeyEC2Endpoint, KeySNSEndpoint,
 	KeyDryRun, KeyMaxTrackedKeys, KeyQueueSize, KeyAWSTimeout, KeyExitTimeout,
+	KeyRulesFile, KeyQuery, KeyWhere, KeyWindowType, KeyDistinct, KeyKeyFallback,
+	KeyTrustedProxies, KeyNACLEntryLimit, KeyOnFull, KeyAggregateAfter,
+	KeyAggregatePrefixV4, KeyAggregatePrefixV6, KeyEscalationWindow,
+	KeyEscalationFactor, KeyBlockDurationMax, KeyStateFile, KeyStartupCheck,
+	KeyMaxBlocksPerMinute, KeyNotifyInterval,
 }
 
 // Defaults of the optional properties.
@@ -96,6 +124,21 @@ const (
 	DefaultAWSTimeout     = 10 * time.Second
 	DefaultExitTimeout    = 5 * time.Second
 	DefaultSubject        = "dosguard: {status} {host} ({rule})"
+
+	DefaultNACLEntryLimit     = 20
+	DefaultAggregatePrefixV4  = 24
+	DefaultAggregatePrefixV6  = 64
+	DefaultEscalationWindow   = 24 * time.Hour
+	DefaultEscalationFactor   = 2.0
+	DefaultBlockDurationMax   = 7 * 24 * time.Hour
+	DefaultMaxBlocksPerMinute = 30
+	DefaultNotifyInterval     = 10 * time.Second
+)
+
+// The On_Full policies.
+const (
+	OnFullEvict  = "evict"
+	OnFullRefuse = "refuse"
 )
 
 // Config is the validated configuration of one dosguard instance.
@@ -138,6 +181,41 @@ type Config struct {
 	QueueSize int
 	// AWSTimeout bounds each AWS call; ExitTimeout bounds the drain at exit.
 	AWSTimeout, ExitTimeout time.Duration
+
+	// Rules are the rules this instance runs: the one from the flat keys
+	// (Threshold, Window, Key, Action, Rule_Name, Query, Where, ...) or the
+	// ones of RulesFile.
+	Rules     []Rule
+	RulesFile string
+	// KeyFallback is the field used when a rule's key field is absent
+	// (e.g. the peer address when X-Forwarded-For is missing).
+	KeyFallbackField string
+	KeyFallback      chunk.Path
+	// TrustedProxies are skipped when reading an X-Forwarded-For chain from
+	// the right.
+	TrustedProxies []netip.Prefix
+
+	// NACLEntryLimit is the quota of entries per direction and family.
+	NACLEntryLimit int
+	// OnFull is evict or refuse.
+	OnFull string
+	// AggregateAfter banned addresses of one prefix make one prefix entry
+	// (0 = off), of AggregatePrefixV4 / AggregatePrefixV6 bits.
+	AggregateAfter                       int
+	AggregatePrefixV4, AggregatePrefixV6 int
+	// Repeat offenders within EscalationWindow get EscalationFactor times
+	// the previous ban, up to BlockDurationMax.
+	EscalationWindow time.Duration
+	EscalationFactor float64
+	BlockDurationMax time.Duration
+	// StateFile keeps bans across restarts ("" = none).
+	StateFile string
+	// StartupCheck verifies the NACLs and the credentials at start.
+	StartupCheck bool
+	// MaxBlocksPerMinute caps new blocks; more fail with "rate limit".
+	MaxBlocksPerMinute int
+	// NotifyInterval batches notifications (0 = one message per decision).
+	NotifyInterval time.Duration
 }
 
 // Error is a configuration error naming the key and its bad value.
@@ -172,6 +250,17 @@ func Parse(g Getter) (Config, error) {
 		QueueSize:      DefaultQueueSize,
 		AWSTimeout:     DefaultAWSTimeout,
 		ExitTimeout:    DefaultExitTimeout,
+
+		NACLEntryLimit:     DefaultNACLEntryLimit,
+		OnFull:             OnFullEvict,
+		AggregatePrefixV4:  DefaultAggregatePrefixV4,
+		AggregatePrefixV6:  DefaultAggregatePrefixV6,
+		EscalationWindow:   DefaultEscalationWindow,
+		EscalationFactor:   DefaultEscalationFactor,
+		BlockDurationMax:   DefaultBlockDurationMax,
+		StartupCheck:       true,
+		MaxBlocksPerMinute: DefaultMaxBlocksPerMinute,
+		NotifyInterval:     DefaultNotifyInterval,
 	}
 	var err error
 
@@ -186,12 +275,16 @@ func Parse(g Getter) (Config, error) {
 			return c, bad(KeyWindow, v, "is not a duration of at least 1s (e.g. 60s, 1m, 1h)")
 		}
 	}
+	c.RulesFile = get(KeyRulesFile)
+	query := get(KeyQuery)
 	v := get(KeyThreshold)
-	if v == "" {
-		return c, bad(KeyThreshold, v, "is required: the number of requests per Window that trips the rule")
-	}
-	if c.Threshold, err = strconv.Atoi(v); err != nil || c.Threshold < 1 {
-		return c, bad(KeyThreshold, v, "is not an integer >= 1")
+	switch {
+	case v == "" && c.RulesFile == "" && query == "":
+		return c, bad(KeyThreshold, v, "is required: the number of requests per Window that trips the rule (or set Query or Rules_File)")
+	case v != "":
+		if c.Threshold, err = strconv.Atoi(v); err != nil || c.Threshold < 1 {
+			return c, bad(KeyThreshold, v, "is not an integer >= 1")
+		}
 	}
 	if v := get(KeyAction); v != "" {
 		switch a := Action(strings.ToLower(v)); a {
@@ -311,6 +404,12 @@ func Parse(g Getter) (Config, error) {
 			return c, bad(e.key, v, "is not a duration from 100ms to 10m")
 		}
 		*e.dst = d
+	}
+	if err := c.parseProduction(get); err != nil {
+		return c, err
+	}
+	if err := c.parseRules(get, query); err != nil {
+		return c, err
 	}
 	return c, nil
 }

@@ -20,8 +20,16 @@ func TestParseDefaults(t *testing.T) {
 		RuleName: "block.default", BlockDuration: time.Hour, Subject: DefaultSubject,
 		DryRun: true, MaxTrackedKeys: DefaultMaxTrackedKeys, QueueSize: DefaultQueueSize,
 		AWSTimeout: DefaultAWSTimeout, ExitTimeout: DefaultExitTimeout,
+		NACLEntryLimit: 20, OnFull: OnFullEvict, AggregatePrefixV4: 24, AggregatePrefixV6: 64,
+		EscalationWindow: 24 * time.Hour, EscalationFactor: 2, BlockDurationMax: 7 * 24 * time.Hour,
+		StartupCheck: true, MaxBlocksPerMinute: 30, NotifyInterval: 10 * time.Second,
 	}
 	want.Key = c.Key
+	want.Rules = c.Rules
+	if len(c.Rules) != 1 || c.Rules[0].Name != "block.default" || c.Rules[0].Threshold != 1000 ||
+		c.Rules[0].Window != time.Minute || c.Rules[0].Action != ActionBlock || c.Rules[0].BlockDuration != time.Hour {
+		t.Errorf("Rules = %+v, want the one flat rule", c.Rules)
+	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Parse(defaults) =\n%+v\nwant\n%+v", c, want)
 	}

@@ -60,30 +60,42 @@ func BenchmarkObserveAtNewKey(b *testing.B) {
 }
 
 // BenchmarkBytesPerKey measures the heap held by a Detector tracking 1e6
-// addresses (half IPv4, half IPv6), with the default 12 buckets. Run it with
-// -benchtime=1x.
+// addresses (half IPv4, half IPv6): a sliding window of the default 12
+// buckets, a tumbling window, and a distinct count with one value per
+// address. Run it with -benchtime=1x.
 func BenchmarkBytesPerKey(b *testing.B) {
 	const keys = 1_000_000
-	for b.Loop() {
-		var before, after runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&before)
-		d := newDetector(b, Config{Window: time.Minute, Threshold: 1 << 30, MaxKeys: keys})
-		for i := range keys {
-			var a netip.Addr
-			if i%2 == 0 {
-				a = netip.AddrFrom4([4]byte{byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)})
-			} else {
-				a = netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 12: byte(i >> 24), 13: byte(i >> 16), 14: byte(i >> 8), 15: byte(i)})
+	for _, bm := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"sliding", Config{Window: time.Minute, Threshold: 1 << 30, MaxKeys: keys}},
+		{"tumbling", Config{Window: time.Minute, Threshold: 1 << 30, MaxKeys: keys, Tumbling: true}},
+		{"distinct", Config{Window: time.Minute, Threshold: MaxDistinctThreshold, MaxKeys: keys, Distinct: true}},
+	} {
+		b.Run(bm.name, func(b *testing.B) {
+			for b.Loop() {
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				d := newDetector(b, bm.cfg)
+				for i := range keys {
+					var a netip.Addr
+					if i%2 == 0 {
+						a = netip.AddrFrom4([4]byte{byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)})
+					} else {
+						a = netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 12: byte(i >> 24), 13: byte(i >> 16), 14: byte(i >> 8), 15: byte(i)})
+					}
+					d.ObserveDistinctAt(t0.Add(time.Duration(i)*time.Microsecond), a, uint64(i))
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				if got := d.Stats().Tracked; got != keys {
+					b.Fatalf("Tracked = %d, want %d", got, keys)
+				}
+				b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/keys, "bytes/key")
+				runtime.KeepAlive(d)
 			}
-			d.ObserveAt(t0.Add(time.Duration(i)*time.Microsecond), a)
-		}
-		runtime.GC()
-		runtime.ReadMemStats(&after)
-		if got := d.Stats().Tracked; got != keys {
-			b.Fatalf("Tracked = %d, want %d", got, keys)
-		}
-		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/keys, "bytes/key")
-		runtime.KeepAlive(d)
+		})
 	}
 }

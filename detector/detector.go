@@ -3,6 +3,7 @@ package detector
 import (
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"net/netip"
 	"time"
@@ -11,9 +12,11 @@ import (
 // Defaults and limits for Config.
 const (
 	// DefaultMaxKeys is the number of tracked addresses when
-	// Config.MaxKeys is zero: about 140 MB of state when full.
+	// Config.MaxKeys is zero: about 110 MB of state when full with the
+	// default 12 buckets (see Detector, Memory).
 	DefaultMaxKeys = 1_000_000
-	// DefaultBuckets is the ring size when Config.Buckets is zero.
+	// DefaultBuckets is the ring size of a sliding window when
+	// Config.Buckets is zero.
 	DefaultBuckets = 12
 	// MaxBuckets bounds Config.Buckets.
 	MaxBuckets = 1024
@@ -21,10 +24,25 @@ const (
 	MaxWindow = 24 * time.Hour
 	// MaxMaxKeys bounds Config.MaxKeys.
 	MaxMaxKeys = 1 << 30
+	// MaxDistinctThreshold bounds Config.Threshold when Config.Distinct is
+	// set: a key keeps up to Threshold-1 value hashes, so the threshold
+	// bounds its memory.
+	MaxDistinctThreshold = 1 << 16
 )
 
 // evictionSample is how many consecutive slots an eviction looks at.
 const evictionSample = 8
+
+// Distinct value sets: a new set has minSlots slots; at most maxFree empty
+// sets of that size are kept for reuse by new keys.
+const (
+	minSlots = 4
+	maxFree  = 64
+)
+
+// emptyTick marks a free slot of a distinct value set; no record time maps
+// to it.
+const emptyTick = math.MinInt64
 
 // Record times outside [minNano, maxNano] (years 1900 to 2200) are bogus and
 // ignored; the bound keeps tick arithmetic far from int64 overflow.
@@ -33,22 +51,32 @@ var (
 	maxNano = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
 )
 
-// Config is one detection rule: at least Threshold requests from one address
-// within Window.
+// Config is one detection rule: at least Threshold requests (or distinct
+// values, with Distinct) from one address within Window.
 type Config struct {
-	// Window is the length of the sliding window, 0 < Window <= MaxWindow.
+	// Window is the length of the window, 0 < Window <= MaxWindow.
 	Window time.Duration
 	// Threshold is the windowed count at which an address fires,
-	// 1 <= Threshold <= math.MaxInt32.
+	// 1 <= Threshold <= math.MaxInt32, and at most MaxDistinctThreshold
+	// with Distinct.
 	Threshold int
 	// MaxKeys bounds the number of tracked addresses, quiet ones included;
 	// zero means DefaultMaxKeys.
 	MaxKeys int
-	// Buckets is the number of buckets the window is cut into, each
+	// Buckets is the number of buckets a sliding window is cut into, each
 	// Window/Buckets wide (rounded up to a nanosecond); zero means
 	// DefaultBuckets. More buckets make the count tighter and each key
-	// bigger by 4 bytes a bucket.
+	// bigger by 4 bytes a bucket. A tumbling window is one bucket: Buckets
+	// must be 0 or 1 with Tumbling, and Config reports 1.
 	Buckets int
+	// Tumbling selects tumbling windows (Esper's win:time_batch): batches
+	// of length Window starting at multiples of Window since the Unix
+	// epoch, counted apart. The default is a sliding window (win:time).
+	Tumbling bool
+	// Distinct counts distinct values per address instead of requests:
+	// the caller passes each record's value as a 64-bit hash to
+	// ObserveDistinctAt (see HashBytes).
+	Distinct bool
 	// Seed seeds the choice of eviction candidates. Any value works; the
 	// same seed and input give the same evictions.
 	Seed uint64
@@ -63,14 +91,25 @@ func (c Config) Validate() error {
 	}
 	if c.Threshold < 1 || c.Threshold > math.MaxInt32 {
 		errs = append(errs, fmt.Errorf("detector: Threshold %d: must be in [1, %d]", c.Threshold, math.MaxInt32))
+	} else if c.Distinct && c.Threshold > MaxDistinctThreshold {
+		errs = append(errs, fmt.Errorf("detector: Threshold %d: must be in [1, %d] with Distinct", c.Threshold, MaxDistinctThreshold))
 	}
 	if c.MaxKeys < 0 || c.MaxKeys > MaxMaxKeys {
 		errs = append(errs, fmt.Errorf("detector: MaxKeys %d: must be in [0, %d]", c.MaxKeys, MaxMaxKeys))
 	}
 	if c.Buckets < 0 || c.Buckets > MaxBuckets {
 		errs = append(errs, fmt.Errorf("detector: Buckets %d: must be in [0, %d]", c.Buckets, MaxBuckets))
+	} else if c.Tumbling && c.Buckets > 1 {
+		errs = append(errs, fmt.Errorf("detector: Buckets %d: must be 0 or 1 with Tumbling (a batch is one bucket)", c.Buckets))
 	}
 	return errors.Join(errs...)
+}
+
+// HashBytes hashes a field value for ObserveDistinctAt. The caller owns the
+// seed (maphash.MakeSeed, once per rule or process), so an attacker cannot
+// choose values that collide. It does not allocate.
+func HashBytes(seed maphash.Seed, b []byte) uint64 {
+	return maphash.Bytes(seed, b)
 }
 
 // Hit reports an address whose windowed count reached the threshold.
@@ -81,11 +120,15 @@ type Hit struct {
 	Count int
 	// Window is the configured window.
 	Window time.Duration
-	// First is the start of the oldest bucket holding a counted record: no
-	// later than the first counted record, at most one bucket width before
-	// it.
+	// First is, for a sliding window, the start of the oldest bucket
+	// holding a counted record (with Distinct, the bucket a counted value
+	// was last seen in): no later than the first counted record, at most
+	// one bucket width before it. For a tumbling window it is the start of
+	// the batch that reached the threshold.
 	First time.Time
-	// Last is the newest record time seen for the address.
+	// Last is the newest record time seen for the address. For a tumbling
+	// window fired by a late record of the previous batch, it lies in the
+	// batch after First's.
 	Last time.Time
 }
 
@@ -111,10 +154,29 @@ type entry struct {
 	quiet bool     // fired; waiting for Release
 }
 
-// Detector counts requests per address over a sliding window of record time
-// and reports addresses that reach the threshold.
+// dval is one slot of a distinct value set.
+type dval struct {
+	// h is the value's hash with bit 0 cleared; in a tumbling window, bit
+	// 0 set means the value was also seen in the batch before tick.
+	h uint64
+	// tick is the bucket (batch) the value was last seen in, emptyTick
+	// for a free slot.
+	tick int64
+}
+
+// dset is the distinct value set of one address: an open-addressing table
+// with linear probing, indexed by the hash. Values whose bucket has left
+// the ring are stale: no longer counted, purged when the table fills.
+type dset struct {
+	slots []dval // power-of-two length, or nil
+	n     int    // occupied slots, live and stale
+}
+
+// Detector counts requests (or distinct values) per address over a sliding
+// or tumbling window of record time and reports addresses that reach the
+// threshold.
 //
-// # Counting
+// # Sliding windows
 //
 // Time is cut into buckets of width w = Window/Buckets, aligned on the Unix
 // epoch. Each address keeps a ring of Buckets+1 counters driven by the newest
@@ -123,34 +185,68 @@ type entry struct {
 // the count always includes every record of the address in (t-Window, t],
 // and may include records in (t-Window-w, t-Window], never older. The
 // detector never under-counts and over-counts by at most one bucket just
-// before the window; with the default 12 buckets of a 60 s window, records
-// up to 5 s older than the window may still count. (When Buckets does not
-// divide Window in nanoseconds, w is rounded up and the window with it, by
-// less than Buckets nanoseconds.)
+// before the window, that is by at most 1/Buckets of the window; with the
+// default 12 buckets of a 60 s window, records up to 5 s older than the
+// window may still count. (When Buckets does not divide Window in
+// nanoseconds, w is rounded up and the window with it, by less than Buckets
+// nanoseconds.)
+//
+// # Tumbling windows
+//
+// With Tumbling, batch k holds the records in [k*Window, (k+1)*Window) of
+// Unix time: a 1-minute batch is a clock minute, a 1-hour batch a UTC hour,
+// so a log gives the same answers however and whenever it is replayed. Each
+// batch is counted apart, from zero, and an address fires as soon as the
+// count of one batch reaches the threshold, without waiting for the batch's
+// end. Each address keeps two counters: its newest record's batch and the
+// one before, so a late record of the previous batch still counts into that
+// batch (and may make it fire); older records are late.
+//
+// # Distinct values
+//
+// With Distinct, the count is the number of distinct values (hashes passed
+// to ObserveDistinctAt) seen for the address in the window; repeats are
+// free. Each address keeps a set of value hashes, each with the bucket (or
+// batch) it was last seen in, so values age out of a sliding window as
+// records do, with the same bound, and a tumbling batch starts empty. Two
+// values are the same when their hashes agree in the top 63 bits. A set
+// holds fewer than Threshold live values (at Threshold the address fires
+// and its set is freed; a tumbling set spans two batches, so twice that) in
+// a table of at most the power of two at or above 4/3 of that many slots of
+// 16 bytes: under 43 bytes per unit of threshold per address for a sliding
+// window, 86 for a tumbling one, and MaxKeys times that for the whole
+// Detector. Most addresses send far fewer values than the threshold and
+// keep the 4-slot table they start with.
 //
 // # Time
 //
 // Lateness is judged per address, against the newest record of that address:
-// a record older than the newest but inside its ring is counted in its own
-// bucket; a record older than the ring is ignored and counted in Stats.Late.
-// A newer record moves the ring forward, however far: one record stamped in
-// the future empties the address's ring and makes its following present-day
-// records late. Because the judgement is per address, a replayed old log
-// interleaved with live traffic is not late for the addresses it alone
-// carries.
+// a record older than the newest but inside its ring (for a sliding window,
+// the window and one bucket before it; for a tumbling window, the current
+// and previous batch) is counted in its own bucket; a record older than the
+// ring is ignored and counted in Stats.Late. The tolerance is thus measured
+// against the records, never the wall clock. A newer record moves the ring
+// forward, however far: one record stamped in the future empties the
+// address's ring and makes its following present-day records late. Because
+// the judgement is per address, a replayed old log interleaved with live
+// traffic is not late for the addresses it alone carries.
 //
 // # Memory
 //
 // At most MaxKeys addresses are tracked. An address costs a 32-byte entry,
-// 4*(Buckets+1) bytes of counters and a 20-byte map slot, none holding a
-// pointer for the garbage collector to scan: with 12 buckets, about 140 bytes
-// once map load and slice growth are counted (BenchmarkBytesPerKey). SweepAt drops addresses whose
-// ring lies wholly before the window. When the table is full, a new address
-// evicts the lightest of 8 consecutive entries from a random position: lowest
-// count in the window of the new record, then oldest newest-record; quiet
-// entries are never evicted, and if all eight are quiet the new address is not
+// 4*(Buckets+1) bytes of counters and a slot in the index map, none holding
+// a pointer for the garbage collector to scan: with 12 buckets, about 110
+// bytes once map load and slice growth are counted; a tumbling window, with
+// 2 counters, about 70 (BenchmarkBytesPerKey). Distinct adds a 32-byte set
+// header and a table of at least 4 slots (64 bytes). SweepAt drops addresses
+// whose ring lies wholly before the window. When the table is full, a new
+// address evicts the lightest of 8 consecutive entries from a random
+// position: lowest count in its ring at the new record's time (for a
+// tumbling window, both batches), then oldest newest-record; quiet entries
+// are never evicted, and if all eight are quiet the new address is not
 // tracked (Stats.Dropped). A heavy hitter hidden in a spray of one-off
-// addresses keeps a count above theirs and survives.
+// addresses keeps a count above theirs and survives (TestSprayMemory,
+// BenchmarkSpray10M).
 //
 // A Detector is not safe for concurrent use; the caller serialises calls.
 type Detector struct {
@@ -161,6 +257,10 @@ type Detector struct {
 	entries []entry
 	counts  []uint32 // ring counters; entry i owns counts[i*ring : (i+1)*ring]
 	zeros   []uint32 // ring zero counters, appended for a new entry
+	sets    []dset   // with Distinct: entry i's values
+	free    [][]dval // with Distinct: empty tables of minSlots for reuse
+	scratch []dval   // with Distinct: live values while a table is rebuilt
+	maxSet  int      // with Distinct: the largest table, in slots
 	rng     uint64
 	stats   Stats
 }
@@ -173,18 +273,33 @@ func New(cfg Config) (*Detector, error) {
 	if cfg.MaxKeys == 0 {
 		cfg.MaxKeys = DefaultMaxKeys
 	}
-	if cfg.Buckets == 0 {
+	switch {
+	case cfg.Tumbling:
+		cfg.Buckets = 1
+	case cfg.Buckets == 0:
 		cfg.Buckets = DefaultBuckets
 	}
 	n := int64(cfg.Buckets)
-	return &Detector{
+	d := &Detector{
 		cfg:   cfg,
 		width: (int64(cfg.Window) + n - 1) / n,
 		ring:  cfg.Buckets + 1,
 		index: make(map[[16]byte]uint32),
 		zeros: make([]uint32, cfg.Buckets+1),
 		rng:   cfg.Seed,
-	}, nil
+	}
+	if cfg.Distinct {
+		// A set holds fewer than Threshold live values per batch or
+		// window: 2*(Threshold-1) at most over a tumbling ring's two
+		// batches. With the one being added, they fill at most 3/4 of the
+		// largest table.
+		live := cfg.Threshold - 1
+		if cfg.Tumbling {
+			live *= 2
+		}
+		d.maxSet = max(minSlots, nextPow2((4*(live+1)+2)/3))
+	}
+	return d, nil
 }
 
 // Config returns the configuration in use, defaults filled in.
@@ -195,11 +310,28 @@ func (d *Detector) Config() Config { return d.cfg }
 // From then on a is quiet and ObserveAt returns false for it until Release.
 // Records too old for a's ring, records with a zero a or an absurd t, and new
 // addresses that find the table full of quiet ones are not counted (see
-// Stats).
+// Stats). On a Distinct Detector, ObserveAt(t, a) is
+// ObserveDistinctAt(t, a, 0).
 //
 // ObserveAt does not allocate for a tracked address; a new address may grow
 // the table.
 func (d *Detector) ObserveAt(t time.Time, a netip.Addr) (Hit, bool) {
+	return d.observe(t, a, 0)
+}
+
+// ObserveDistinctAt counts the value whose hash is h in a record from a at
+// record time t, and fires like ObserveAt when the number of distinct values
+// of a in the window reaches the threshold. A value already counted in the
+// window (the same batch, for a tumbling window) adds nothing. On a Detector
+// without Distinct, h is ignored and the request is counted.
+//
+// ObserveDistinctAt does not allocate for a tracked address whose set has
+// room; a set grows by doubling, up to the bound given in the Detector doc.
+func (d *Detector) ObserveDistinctAt(t time.Time, a netip.Addr, h uint64) (Hit, bool) {
+	return d.observe(t, a, h)
+}
+
+func (d *Detector) observe(t time.Time, a netip.Addr, h uint64) (Hit, bool) {
 	ns, ok := unixNano(t)
 	if !ok || !a.IsValid() {
 		d.stats.Invalid++
@@ -239,35 +371,180 @@ func (d *Detector) ObserveAt(t time.Time, a netip.Addr) (Hit, bool) {
 	case ns > e.last:
 		e.last = ns
 	}
-	r[d.slot(tick)]++
-	e.sum++
-	if int64(e.sum) < int64(d.cfg.Threshold) {
+	if d.cfg.Distinct {
+		if !d.addValue(i, r, tick, h) {
+			return Hit{}, false // a repeat: the count did not grow
+		}
+	} else {
+		r[d.slot(tick)]++
+		e.sum++
+	}
+	n := e.sum
+	if d.cfg.Tumbling {
+		n = r[d.slot(tick)]
+	}
+	if int64(n) < int64(d.cfg.Threshold) {
 		return Hit{}, false
 	}
 	e.quiet = true
+	e.sum = n // frozen for CountAt
 	d.stats.Quiet++
 	d.stats.Fired++
-	head = floorDiv(e.last, d.width)
-	first := head
-	for b := head - int64(d.ring-1); b <= head; b++ {
-		if r[d.slot(b)] != 0 {
-			first = b
-			break
+	if d.cfg.Distinct {
+		d.freeSet(&d.sets[i])
+	}
+	first := tick
+	if !d.cfg.Tumbling {
+		head = floorDiv(e.last, d.width)
+		first = head
+		for b := head - int64(d.ring-1); b <= head; b++ {
+			if r[d.slot(b)] != 0 {
+				first = b
+				break
+			}
 		}
 	}
 	return Hit{
 		Addr:   a.Unmap().WithZone(""),
-		Count:  int(e.sum),
+		Count:  int(n),
 		Window: d.cfg.Window,
 		First:  time.Unix(0, first*d.width).UTC(),
 		Last:   time.Unix(0, e.last).UTC(),
 	}, true
 }
 
+// addValue records value h of entry i in bucket tick, which lies in the
+// entry's ring (already moved forward to it), and updates the ring counters
+// r. It reports whether the count of tick's window grew.
+//
+// Sliding: r[b] counts the live values last seen in bucket b, so the ring's
+// sum is the number of distinct values in the window and a bucket leaving
+// the ring takes its values with it. Tumbling: r[b] counts the distinct
+// values seen in batch b; a value seen in both batches counts in both.
+func (d *Detector) addValue(i uint32, r []uint32, tick int64, h uint64) bool {
+	e := &d.entries[i]
+	s := &d.sets[i]
+	oldest := floorDiv(e.last, d.width) - int64(d.ring-1) // oldest bucket in the ring
+	h &^= 1
+	if s.slots == nil {
+		s.slots = d.newSlots()
+	}
+	j, found := probe(s.slots, h)
+	if found {
+		v := &s.slots[j]
+		switch {
+		case v.tick < oldest: // stale: counts as new
+			v.h, v.tick = h, tick
+		case d.cfg.Tumbling && tick == v.tick:
+			return false
+		case d.cfg.Tumbling && tick < v.tick: // the previous batch
+			if v.h&1 != 0 {
+				return false
+			}
+			v.h |= 1
+		case d.cfg.Tumbling: // the next batch: v.tick is tick-1
+			v.h, v.tick = h|1, tick
+		case tick <= v.tick:
+			return false
+		default: // seen again later: moves to a newer bucket
+			r[d.slot(v.tick)]--
+			r[d.slot(tick)]++
+			v.tick = tick
+			return false
+		}
+		r[d.slot(tick)]++
+		e.sum++
+		return true
+	}
+	if 4*(s.n+1) > 3*len(s.slots) {
+		d.rebuild(s, oldest)
+		j, _ = probe(s.slots, h)
+	}
+	s.slots[j] = dval{h: h, tick: tick}
+	s.n++
+	r[d.slot(tick)]++
+	e.sum++
+	return true
+}
+
+// probe finds h in slots, or else the free slot where it belongs.
+func probe(slots []dval, h uint64) (int, bool) {
+	mask := uint64(len(slots) - 1)
+	j := (h >> 1) & mask
+	for {
+		v := &slots[j]
+		if v.tick == emptyTick {
+			return int(j), false
+		}
+		if v.h&^1 == h {
+			return int(j), true
+		}
+		j = (j + 1) & mask
+	}
+}
+
+// rebuild drops the stale values of s, those last seen before bucket
+// oldest, and doubles its table while that leaves it more than half full
+// for one more value, up to maxSet slots.
+func (d *Detector) rebuild(s *dset, oldest int64) {
+	d.scratch = d.scratch[:0]
+	for _, v := range s.slots {
+		if v.tick >= oldest {
+			d.scratch = append(d.scratch, v)
+		}
+	}
+	size := len(s.slots)
+	for 2*(len(d.scratch)+1) > size && size < d.maxSet {
+		size *= 2
+	}
+	if size != len(s.slots) {
+		d.freeSlots(s.slots)
+		s.slots = make([]dval, size)
+	}
+	for j := range s.slots {
+		s.slots[j] = dval{tick: emptyTick}
+	}
+	for _, v := range d.scratch {
+		j, _ := probe(s.slots, v.h&^1)
+		s.slots[j] = v
+	}
+	s.n = len(d.scratch)
+}
+
+// newSlots returns an empty table of minSlots, reused if one is free.
+func (d *Detector) newSlots() []dval {
+	var slots []dval
+	if n := len(d.free); n > 0 {
+		slots = d.free[n-1]
+		d.free[n-1] = nil
+		d.free = d.free[:n-1]
+	} else {
+		slots = make([]dval, minSlots)
+	}
+	for j := range slots {
+		slots[j] = dval{tick: emptyTick}
+	}
+	return slots
+}
+
+// freeSlots keeps slots for reuse if it has minSlots and the pool has room.
+func (d *Detector) freeSlots(slots []dval) {
+	if len(slots) == minSlots && len(d.free) < maxFree {
+		d.free = append(d.free, slots)
+	}
+}
+
+// freeSet empties s, keeping its table for reuse when it can.
+func (d *Detector) freeSet(s *dset) {
+	d.freeSlots(s.slots)
+	*s = dset{}
+}
+
 // CountAt reports the windowed count of a that ObserveAt(t, a) would add to:
-// the records of a in its ring, less those t would move out of it. It is
-// zero for an untracked address and does not change the Detector. For a
-// quiet address it is the count frozen when it fired.
+// the records (or distinct values) of a in its ring, less those t would move
+// out of it; for a tumbling window, the count of t's batch. It is zero for
+// an untracked address and does not change the Detector. For a quiet address
+// it is the count frozen when it fired.
 func (d *Detector) CountAt(t time.Time, a netip.Addr) int {
 	ns, ok := unixNano(t)
 	if !ok || !a.IsValid() {
@@ -277,10 +554,18 @@ func (d *Detector) CountAt(t time.Time, a netip.Addr) int {
 	if !found {
 		return 0
 	}
-	if d.entries[i].quiet {
-		return int(d.entries[i].sum)
+	e := &d.entries[i]
+	if e.quiet {
+		return int(e.sum)
 	}
-	return int(d.countAt(i, floorDiv(ns, d.width)))
+	tick := floorDiv(ns, d.width)
+	if d.cfg.Tumbling {
+		if head := floorDiv(e.last, d.width); tick > head || tick < head-1 {
+			return 0
+		}
+		return int(d.counts[int(i)*d.ring+d.slot(tick)])
+	}
+	return int(d.countAt(i, tick))
 }
 
 // Quiet reports whether a has fired and waits for Release.
@@ -309,9 +594,11 @@ func (d *Detector) Release(a netip.Addr) bool {
 }
 
 // SweepAt drops every address, quiet ones excepted, whose ring lies wholly
-// before the window ending at t, that is whose CountAt(t) is zero. The
-// caller calls it periodically with the newest record time it has seen; it
-// costs one pass over the table. It returns how many addresses it dropped.
+// before the window ending at t: for a sliding window those whose CountAt(t)
+// is zero, for a tumbling one those with no record in t's batch or the one
+// before. The caller calls it periodically with the newest record time it
+// has seen; it costs one pass over the table. It returns how many addresses
+// it dropped.
 func (d *Detector) SweepAt(t time.Time) int {
 	ns, ok := unixNano(t)
 	if !ok {
@@ -337,7 +624,9 @@ func (d *Detector) Stats() Stats {
 	return s
 }
 
-// countAt is the count of entry i as seen by a record in bucket tick.
+// countAt is the count of entry i in its ring as seen by a record in bucket
+// tick: the windowed count of a sliding window, the eviction weight of
+// every window.
 func (d *Detector) countAt(i uint32, tick int64) uint32 {
 	e := &d.entries[i]
 	head := floorDiv(e.last, d.width)
@@ -364,6 +653,9 @@ func (d *Detector) insert(k [16]byte, ns int64) (uint32, bool) {
 	i := uint32(len(d.entries))
 	d.entries = append(d.entries, entry{key: k, last: ns})
 	d.counts = append(d.counts, d.zeros...)
+	if d.cfg.Distinct {
+		d.sets = append(d.sets, dset{})
+	}
 	d.index[k] = i
 	return i, true
 }
@@ -405,6 +697,11 @@ func (d *Detector) remove(i uint32) {
 	}
 	delete(d.index, d.entries[i].key)
 	last := uint32(len(d.entries) - 1)
+	if d.cfg.Distinct {
+		d.freeSet(&d.sets[i])
+		d.sets[i], d.sets[last] = d.sets[last], dset{}
+		d.sets = d.sets[:last]
+	}
 	if i != last {
 		d.entries[i] = d.entries[last]
 		copy(d.counts[int(i)*d.ring:int(i+1)*d.ring], d.counts[int(last)*d.ring:])
@@ -448,4 +745,13 @@ func floorDiv(x, w int64) int64 {
 		q--
 	}
 	return q
+}
+
+// nextPow2 is the smallest power of two >= n, for 1 <= n <= 1<<30.
+func nextPow2(n int) int {
+	p := 1
+	for p < n {
+		p *= 2
+	}
+	return p
 }

@@ -2,6 +2,7 @@ package detector
 
 import (
 	"fmt"
+	"hash/maphash"
 	"math/rand/v2"
 	"net/netip"
 	"strings"
@@ -27,9 +28,13 @@ type step struct {
 	op   op
 	at   time.Duration // time is t0+at
 	addr string
+	v    string // observe: if set, ObserveDistinctAt with the hash of v
 	hit  bool
 	n    int
 }
+
+// testSeed hashes the values of distinct steps.
+var testSeed = maphash.MakeSeed()
 
 func (s step) String() string {
 	at := "t0"
@@ -41,6 +46,9 @@ func (s step) String() string {
 	}
 	switch s.op {
 	case observe:
+		if s.v != "" {
+			return fmt.Sprintf("ObserveDistinctAt(%s, %s, %q)", at, s.addr, s.v)
+		}
 		return fmt.Sprintf("ObserveAt(%s, %s)", at, s.addr)
 	case count:
 		return fmt.Sprintf("CountAt(%s, %s)", at, s.addr)
@@ -65,7 +73,13 @@ func run(t *testing.T, d *Detector, steps []step) {
 		}
 		switch s.op {
 		case observe:
-			h, ok := d.ObserveAt(at, a)
+			var h Hit
+			var ok bool
+			if s.v != "" {
+				h, ok = d.ObserveDistinctAt(at, a, HashBytes(testSeed, []byte(s.v)))
+			} else {
+				h, ok = d.ObserveAt(at, a)
+			}
 			if ok != s.hit {
 				t.Errorf("step %d: %v = %v, want %v", i, s, ok, s.hit)
 			} else if ok && h.Count != s.n {

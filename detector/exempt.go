@@ -67,10 +67,7 @@ func NewExemptions(cfg ExemptionsConfig) (*Exemptions, error) {
 		if !p.IsValid() {
 			return nil, fmt.Errorf("detector: allowlist entry %d %q: invalid prefix", i, p.String())
 		}
-		p = p.Masked()
-		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
-			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
-		}
+		p = normPrefix(p)
 		if p.Addr().Is4() {
 			e.allow4 = append(e.allow4, p)
 		} else {
@@ -128,4 +125,72 @@ func (e *Exemptions) Exempt(a netip.Addr) (reason string, exempt bool) {
 		return ReasonCGNAT, true
 	}
 	return "", false
+}
+
+// normPrefix masks p and turns an IPv4-mapped prefix (::ffff:10.0.0.0/104)
+// into its IPv4 prefix, zone dropped.
+func normPrefix(p netip.Prefix) netip.Prefix {
+	p = p.Masked()
+	if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+		p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+	}
+	return p
+}
+
+// Special ranges, for Overlaps: always exempt, and exempt unless
+// BlockPrivate. They match the checks of Exempt.
+var (
+	special4 = []netip.Prefix{
+		netip.MustParsePrefix("0.0.0.0/8"),          // this network, unspecified
+		netip.MustParsePrefix("127.0.0.0/8"),        // loopback
+		netip.MustParsePrefix("169.254.0.0/16"),     // link-local
+		netip.MustParsePrefix("224.0.0.0/4"),        // multicast
+		netip.MustParsePrefix("255.255.255.255/32"), // broadcast
+	}
+	special6 = []netip.Prefix{
+		netip.MustParsePrefix("::/128"),        // unspecified
+		netip.MustParsePrefix("::1/128"),       // loopback
+		netip.MustParsePrefix("fe80::/10"),     // link-local
+		netip.MustParsePrefix("ff00::/8"),      // multicast
+		netip.MustParsePrefix("::ffff:0:0/96"), // IPv4-mapped: judged as IPv4, which has special ranges
+	}
+	private4 = []netip.Prefix{
+		netip.MustParsePrefix("10.0.0.0/8"),
+		netip.MustParsePrefix("172.16.0.0/12"),
+		netip.MustParsePrefix("192.168.0.0/16"),
+		netip.MustParsePrefix("100.64.0.0/10"), // shared address space, CGNAT
+	}
+	private6 = []netip.Prefix{
+		netip.MustParsePrefix("fc00::/7"), // unique local
+	}
+)
+
+// Overlaps reports whether the prefix p holds any address that Exempt would
+// exempt: whether p overlaps (contains, or lies inside) an allowlisted
+// prefix or a special range (loopback, link-local, multicast and the rest
+// of Exempt's list; private and shared ranges unless BlockPrivate). A deny
+// entry for p, such as a /24 or /64 aggregate, is safe only when Overlaps
+// is false. IPv4-mapped prefixes are judged as IPv4; an IPv6 prefix wide
+// enough to hold ::ffff:0:0/96 overlaps, since it holds every IPv4-mapped
+// address. An invalid (zero) prefix overlaps everything. Overlaps does not
+// allocate.
+func (e *Exemptions) Overlaps(p netip.Prefix) bool {
+	if !p.IsValid() {
+		return true
+	}
+	p = normPrefix(p)
+	allow, special, private := e.allow6, special6, private6
+	if p.Addr().Is4() {
+		allow, special, private = e.allow4, special4, private4
+	}
+	return overlapsAny(p, allow) || overlapsAny(p, special) || !e.blockPrivate && overlapsAny(p, private)
+}
+
+func overlapsAny(p netip.Prefix, list []netip.Prefix) bool {
+	for _, q := range list {
+		if p.Overlaps(q) {
+			return true
+		}
+	}
+	return false
 }

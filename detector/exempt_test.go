@@ -130,3 +130,116 @@ func BenchmarkExempt(b *testing.B) {
 		_, _ = e.Exempt(a)
 	}
 }
+
+func TestOverlaps(t *testing.T) {
+	allow := []netip.Prefix{
+		netip.MustParsePrefix("203.0.113.128/25"),
+		netip.MustParsePrefix("2001:db8:aaaa:1::/64"),
+		netip.MustParsePrefix("::ffff:198.51.100.7/128"), // mapped: 198.51.100.7/32
+	}
+	tests := []struct {
+		prefix      string
+		lax, strict bool // BlockPrivate false, true
+		whyOverlaps string
+	}{
+		{"203.0.113.0/24", true, true, "contains the allowlisted /25"},
+		{"203.0.113.0/25", false, false, "the other half"},
+		{"203.0.113.200/32", true, true, "inside the allowlisted /25"},
+		{"198.51.100.0/24", true, true, "contains the allowlisted 198.51.100.7"},
+		{"::ffff:198.51.100.0/120", true, true, "mapped: the same /24"},
+		{"198.51.101.0/24", false, false, ""},
+		{"2001:db8:aaaa::/48", true, true, "contains the allowlisted /64"},
+		{"2001:db8:aaaa:2::/64", false, false, ""},
+		{"10.9.0.0/16", true, false, "private"},
+		{"172.16.5.0/24", true, false, "private"},
+		{"172.32.0.0/24", false, false, ""},
+		{"172.0.0.0/8", true, false, "contains 172.16.0.0/12"},
+		{"100.64.0.0/24", true, false, "shared address space"},
+		{"100.0.0.0/8", true, false, "contains 100.64.0.0/10"},
+		{"192.168.1.0/24", true, false, "private"},
+		{"fd12:3456::/64", true, false, "unique local"},
+		{"2600:1f18::/64", false, false, ""},
+		{"127.0.0.0/24", true, true, "loopback"},
+		{"169.254.169.0/24", true, true, "link-local"},
+		{"224.1.2.0/24", true, true, "multicast"},
+		{"255.255.255.0/24", true, true, "holds the broadcast address"},
+		{"0.1.2.0/24", true, true, "this network"},
+		{"fe80::/64", true, true, "link-local"},
+		{"ff02::/64", true, true, "multicast"},
+		{"::/64", true, true, "holds :: and ::1, and every IPv4-mapped address"},
+		{"::ffff:0:0/96", true, true, "all of IPv4"},
+		{"0.0.0.0/0", true, true, "everything"},
+		{"::/0", true, true, "everything"},
+		{"54.199.254.0/24", false, false, ""},
+		{"54.199.254.150/32", false, false, ""},
+	}
+	lax, err := NewExemptions(ExemptionsConfig{Allowlist: allow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	strict, err := NewExemptions(ExemptionsConfig{Allowlist: allow, BlockPrivate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		p := netip.MustParsePrefix(tt.prefix)
+		if got := lax.Overlaps(p); got != tt.lax {
+			t.Errorf("BlockPrivate=false: Overlaps(%s) = %v, want %v %s", p, got, tt.lax, tt.whyOverlaps)
+		}
+		if got := strict.Overlaps(p); got != tt.strict {
+			t.Errorf("BlockPrivate=true: Overlaps(%s) = %v, want %v %s", p, got, tt.strict, tt.whyOverlaps)
+		}
+	}
+	if !lax.Overlaps(netip.Prefix{}) {
+		t.Error("Overlaps(zero Prefix) = false, want true")
+	}
+	var zero Exemptions
+	if !zero.Overlaps(netip.MustParsePrefix("10.0.0.0/24")) || zero.Overlaps(netip.MustParsePrefix("8.8.8.0/24")) {
+		t.Error("zero Exemptions: Overlaps(10.0.0.0/24) = false or Overlaps(8.8.8.0/24) = true")
+	}
+}
+
+// TestOverlapsAgreesWithExempt checks Overlaps against Exempt: a single
+// address prefix overlaps exactly when its address is exempt, and every
+// wider prefix around an exempt address overlaps.
+func TestOverlapsAgreesWithExempt(t *testing.T) {
+	addrs := []string{
+		"203.0.113.9", "198.51.100.7", "198.51.100.8", "10.1.2.3", "172.31.255.255", "172.32.0.1",
+		"100.64.0.1", "100.128.0.1", "127.9.9.9", "169.254.169.254", "0.1.2.3", "224.0.0.1",
+		"255.255.255.255", "54.199.254.150", "::1", "::", "fe80::1", "fd00::1", "ff02::1",
+		"2001:db8:aaaa::5", "2600:1f18::1", "::ffff:192.168.1.1", "::ffff:8.8.8.8",
+	}
+	allow := []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24"), netip.MustParsePrefix("2001:db8:aaaa::/48"), netip.MustParsePrefix("198.51.100.7/32")}
+	for _, blockPrivate := range []bool{false, true} {
+		e, err := NewExemptions(ExemptionsConfig{Allowlist: allow, BlockPrivate: blockPrivate})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range addrs {
+			a := netip.MustParseAddr(s)
+			reason, exempt := e.Exempt(a)
+			if got := e.Overlaps(netip.PrefixFrom(a, a.BitLen())); got != exempt {
+				t.Errorf("BlockPrivate=%v: Overlaps(%s/%d) = %v, but Exempt(%s) = %q, %v", blockPrivate, a, a.BitLen(), got, a, reason, exempt)
+			}
+			if !exempt {
+				continue
+			}
+			for bits := range a.BitLen() {
+				if p, _ := a.Prefix(bits); !e.Overlaps(p) {
+					t.Errorf("BlockPrivate=%v: Overlaps(%s) = false, but it holds exempt %s (%s)", blockPrivate, p, a, reason)
+				}
+			}
+		}
+	}
+}
+
+func TestOverlapsAllocs(t *testing.T) {
+	e, err := NewExemptions(ExemptionsConfig{Allowlist: []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := netip.MustParsePrefix("54.199.254.0/24")
+	if n := testing.AllocsPerRun(100, func() { _ = e.Overlaps(p) }); n != 0 {
+		t.Errorf("Overlaps(%s) allocates %v times, want 0", p, n)
+	}
+}

@@ -156,6 +156,9 @@ func TestConfigsParse(t *testing.T) {
 					if c.TopicARN != s.wantARN {
 						t.Errorf("step %d (%s): output %d: TopicARN = %q, want %q", i, s.name, j, c.TopicARN, s.wantARN)
 					}
+					if s.env["AWS_REGION"] != "" && slices.Contains(refs, "AWS_REGION") && c.Region != s.env["AWS_REGION"] {
+						t.Errorf("step %d (%s): output %d: Region = %q, want %q", i, s.name, j, c.Region, s.env["AWS_REGION"])
+					}
 				}
 			}
 		})

@@ -232,6 +232,7 @@ func TestDockerignore(t *testing.T) {
 	}
 	cmd := exec.Command(goBin, "list", "-deps", "-f", "{{if not .Standard}}{{.Dir}}{{end}}", "./plugin")
 	cmd.Dir = repoRoot
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=1") // the plugin's cgo files too
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("go list -deps ./plugin: %v", err)

@@ -837,7 +837,11 @@ func checkAggregator(t *testing.T, c *cluster, image map[string]string, where st
 		aggregators++
 		d := p.owner.obj.(*appsv1.Deployment)
 		if p.replicas == nil || *p.replicas != 1 || d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
-			t.Errorf("%s: replicas %v, strategy %q: want 1 replica and Recreate, or the counts split", p.owner, p.replicas, d.Spec.Strategy.Type)
+			replicas := "unset"
+			if p.replicas != nil {
+				replicas = strconv.Itoa(int(*p.replicas))
+			}
+			t.Errorf("%s: replicas %s, strategy %q: want 1 replica and Recreate, or the counts split", p.owner, replicas, d.Spec.Strategy.Type)
 		}
 		for _, ct := range p.spec.Spec.Containers {
 			listen := ""

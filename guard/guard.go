@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"net/netip"
 	"sync"
@@ -80,15 +81,20 @@ type Guard struct {
 	notifier *notify.Notifier
 	exempt   *detector.Exemptions
 
-	mu     sync.Mutex // guards det, newest, closed and sends on hits
-	det    *detector.Detector
+	mu     sync.Mutex // guards the rules' detectors, scratch, newest, closed and sends on hits
+	rules  []*rule
+	keys   []*detector.KeyExtractor
+	seed   maphash.Seed
+	on     []bool     // per flush: rules whose target matches the tag
+	scr    []keyState // per record: the address of each key extractor
 	newest time.Time
 	closed bool
-	hits   chan detector.Hit
+	hits   chan job
 
 	notes    chan notify.Decision
-	active   map[netip.Addr]*ban // worker-owned
-	swept    time.Time           // newest record time at the last sweep
+	active   map[netip.Addr]*ban    // worker-owned: blocked addresses
+	quiet    map[quietKey]time.Time // worker-owned: detect cool-downs, failure back-offs
+	swept    time.Time              // newest record time at the last sweep
 	stats    counters
 	runCtx   context.Context
 	cancel   context.CancelFunc
@@ -98,26 +104,46 @@ type Guard struct {
 	stopTick func()
 }
 
+// rule is a compiled rule with its own per-address state.
+type rule struct {
+	conf.Rule
+	cond *detector.Cond
+	det  *detector.Detector
+	key  int // index into Guard.keys
+}
+
+// job is a hit waiting for the worker.
+type job struct {
+	rule *rule
+	hit  detector.Hit
+}
+
+// keyState caches one key extractor's result for the current record.
+type keyState struct {
+	done bool
+	ok   bool
+	addr netip.Addr
+}
+
 type counters struct {
 	records, malformed, groups, noKey, invalid, exempt, hits, queueFull,
 	blocked, detected, failed, unblocked, notifyErr atomic.Int64
 }
 
-type banKind uint8
-
-const (
-	banBlocked  banKind = iota // entries written; deleted at expiry
-	banAdopted                 // already denied by someone else; left alone at expiry
-	banDetected                // detect rule cool-down
-	banFailed                  // back-off after a failed block
-)
-
+// ban is an address dosguard blocked (or found already denied).
 type ban struct {
-	kind    banKind
+	adopted bool      // already denied by someone else: left alone at expiry
 	until   time.Time // zero: never expires
+	rule    *rule
 	hit     detector.Hit
-	rules   []int
+	numbers []int
 	retries int
+}
+
+// quietKey is one rule's address kept quiet without a ban.
+type quietKey struct {
+	rule *rule
+	addr netip.Addr
 }
 
 // New builds a Guard from a validated config. It starts nothing; call Start.
@@ -127,18 +153,19 @@ func New(cfg conf.Config, deps Deps, logger *slog.Logger) (*Guard, error) {
 	}
 	g := &Guard{
 		cfg: cfg, log: logger, now: deps.Now, tick: deps.Tick, onDec: deps.OnDecision,
-		hits:   make(chan detector.Hit, cfg.QueueSize),
+		hits:   make(chan job, cfg.QueueSize),
+		seed:   maphash.MakeSeed(),
 		notes:  make(chan notify.Decision, 1024),
 		active: map[netip.Addr]*ban{},
+		quiet:  map[quietKey]time.Time{},
 	}
 	if g.now == nil {
 		g.now = time.Now
 	}
-	var err error
-	g.det, err = detector.New(detector.Config{Window: cfg.Window, Threshold: cfg.Threshold, MaxKeys: cfg.MaxTrackedKeys})
-	if err != nil {
-		return nil, fmt.Errorf("guard: %w", err)
+	if err := g.compileRules(); err != nil {
+		return nil, err
 	}
+	var err error
 	g.exempt, err = detector.NewExemptions(detector.ExemptionsConfig{Allowlist: cfg.Allowlist, BlockPrivate: cfg.BlockPrivate})
 	if err != nil {
 		return nil, fmt.Errorf("guard: %w", err)
@@ -194,38 +221,32 @@ func (g *Guard) Flush(data []byte, tag string) FlushStats {
 	return g.FlushAt(g.now(), data, tag)
 }
 
-// FlushAt is Flush with the arrival time given. data is not retained.
+// FlushAt is Flush with the arrival time given. data is not retained. Each
+// record is decoded once, whatever the number of rules; each key field is
+// extracted at most once per record.
 func (g *Guard) FlushAt(now time.Time, data []byte, tag string) FlushStats {
 	var (
-		fs                                     FlushStats
-		noKey, invalid, exempt, dropped, queue int64
+		fs                              FlushStats
+		noKey, invalid, exempt, dropped int64
 	)
 	r := chunk.NewReader(data)
 	g.mu.Lock()
+	anyOn := false
+	for i, ru := range g.rules {
+		g.on[i] = detector.MatchTarget(ru.Target, tag)
+		anyOn = anyOn || g.on[i]
+	}
 	for {
 		ev, ok := r.Next()
 		if !ok {
 			break
 		}
 		fs.Records++
-		v, ok := chunk.Lookup(ev.Body, g.cfg.Key)
-		if !ok {
-			noKey++
+		if !anyOn {
 			continue
 		}
-		b, ok := v.AsBytes()
-		if !ok {
-			invalid++
-			continue
-		}
-		addr, err := detector.ParseAddr(b)
-		if err != nil {
-			invalid++
-			continue
-		}
-		if _, ok := g.exempt.Exempt(addr); ok {
-			exempt++
-			continue
+		for k := range g.scr {
+			g.scr[k].done = false
 		}
 		t := now
 		if ev.HasTime {
@@ -234,23 +255,57 @@ func (g *Guard) FlushAt(now time.Time, data []byte, tag string) FlushStats {
 		if t.After(g.newest) {
 			g.newest = t
 		}
-		hit, fired := g.det.ObserveAt(t, addr)
-		if !fired {
-			continue
-		}
-		fs.Hits++
-		if g.closed {
-			dropped++
-			continue
-		}
-		select {
-		case g.hits <- hit:
-			queue++
-		default:
-			// The worker is behind: re-arm the address so it can trip again
-			// once the queue has room, and report the drop.
-			g.det.Release(addr)
-			dropped++
+		for i, ru := range g.rules {
+			if !g.on[i] || !ru.cond.Eval(ev.Body) {
+				continue
+			}
+			ks := &g.scr[ru.key]
+			if !ks.done {
+				addr, err := g.keys[ru.key].Extract(ev.Body)
+				*ks = keyState{done: true}
+				switch {
+				case errors.Is(err, detector.ErrMissing):
+					noKey++
+				case err != nil:
+					invalid++
+				default:
+					if _, ex := g.exempt.Exempt(addr); ex {
+						exempt++
+					} else {
+						ks.ok, ks.addr = true, addr
+					}
+				}
+			}
+			if !ks.ok {
+				continue
+			}
+			var hit detector.Hit
+			var fired bool
+			if ru.Distinct != nil {
+				v, ok := chunk.Lookup(ev.Body, ru.Distinct)
+				if !ok {
+					continue
+				}
+				hit, fired = ru.det.ObserveDistinctAt(t, ks.addr, maphash.Bytes(g.seed, v.Raw))
+			} else {
+				hit, fired = ru.det.ObserveAt(t, ks.addr)
+			}
+			if !fired {
+				continue
+			}
+			fs.Hits++
+			if g.closed {
+				dropped++
+				continue
+			}
+			select {
+			case g.hits <- job{rule: ru, hit: hit}:
+			default:
+				// The worker is behind: re-arm the address so it can trip
+				// again once the queue has room, and report the drop.
+				ru.det.Release(ks.addr)
+				dropped++
+			}
 		}
 	}
 	g.mu.Unlock()
@@ -268,6 +323,59 @@ func (g *Guard) FlushAt(now time.Time, data []byte, tag string) FlushStats {
 		g.log.Warn("decision queue full: hits dropped, the addresses can trip again", "dropped", dropped, "queue_size", g.cfg.QueueSize)
 	}
 	return fs
+}
+
+// compileRules builds each rule's condition and detector, sharing one key
+// extractor between rules that read the same key.
+func (g *Guard) compileRules() error {
+	seen := map[string]int{}
+	for _, cr := range g.cfg.Rules {
+		cond, err := detector.CompileCond(cr.Where)
+		if err != nil {
+			return fmt.Errorf("guard: rule %s: %w", cr.Name, err)
+		}
+		det, err := detector.New(detector.Config{
+			Window: cr.Window, Threshold: cr.Threshold, MaxKeys: g.cfg.MaxTrackedKeys,
+			Tumbling: cr.WindowType == detector.Tumbling, Distinct: cr.Distinct != nil,
+		})
+		if err != nil {
+			return fmt.Errorf("guard: rule %s: %w", cr.Name, err)
+		}
+		ks := detector.KeySpec{Field: cr.ResolvedKey(), Fallback: g.cfg.KeyFallback, Trusted: g.cfg.TrustedProxies}
+		id := ks.Field.String()
+		k, ok := seen[id]
+		if !ok {
+			x, err := detector.NewKeyExtractor(ks)
+			if err != nil {
+				return fmt.Errorf("guard: rule %s: %w", cr.Name, err)
+			}
+			k = len(g.keys)
+			g.keys = append(g.keys, x)
+			seen[id] = k
+		}
+		g.rules = append(g.rules, &rule{Rule: cr, cond: cond, det: det, key: k})
+	}
+	if len(g.rules) == 0 {
+		return errors.New("guard: no rules")
+	}
+	g.on = make([]bool, len(g.rules))
+	g.scr = make([]keyState, len(g.keys))
+	return nil
+}
+
+// release re-arms addr in every rule of the given action ("" = all).
+func (g *Guard) release(addr netip.Addr, only *rule) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if only != nil {
+		only.det.Release(addr)
+		return
+	}
+	for _, ru := range g.rules {
+		if ru.Action == conf.ActionBlock {
+			ru.det.Release(addr)
+		}
+	}
 }
 
 // Stats returns a snapshot of the counters.
@@ -323,12 +431,4 @@ func (g *Guard) Close(ctx context.Context) error {
 	return err
 }
 
-func (g *Guard) activeCount() int {
-	n := 0
-	for _, b := range g.active {
-		if b.kind == banBlocked || b.kind == banAdopted {
-			n++
-		}
-	}
-	return n
-}
+func (g *Guard) activeCount() int { return len(g.active) }

@@ -21,11 +21,11 @@ func (g *Guard) work(tick <-chan time.Time) {
 	defer g.workerWG.Done()
 	for {
 		select {
-		case h, ok := <-g.hits:
+		case j, ok := <-g.hits:
 			if !ok {
 				return
 			}
-			g.decide(g.runCtx, h)
+			g.decide(g.runCtx, j)
 		case now := <-tick:
 			g.ExpireAt(g.runCtx, now)
 		}
@@ -33,94 +33,102 @@ func (g *Guard) work(tick <-chan time.Time) {
 }
 
 // decide acts on one hit and emits the decision.
-func (g *Guard) decide(ctx context.Context, h detector.Hit) {
+func (g *Guard) decide(ctx context.Context, j job) {
+	ru, h := j.rule, j.hit
 	now := g.now().UTC().Truncate(time.Second)
-	d := g.decision(h, now)
-	b := &ban{hit: h}
-	switch {
-	case g.cfg.Action == conf.ActionDetect:
-		d.Status = notify.StatusDetected
-		b.kind = banDetected
-		b.until = now.Add(g.detectCooldown())
-		d.ExpiresAt = b.until
-		d.ACLIDs = nil
-	case g.blocker == nil: // dry-run without Network ACLs: decide only
-		d.Status = notify.StatusBlocked
-		b.kind = banBlocked
-	default:
+	d := g.decision(ru, h, now)
+	if ru.Action == conf.ActionDetect {
+		until := now.Add(cooldown(ru))
+		g.quiet[quietKey{ru, h.Addr}] = until
+		d.Status, d.ExpiresAt, d.ACLIDs = notify.StatusDetected, until, nil
+		g.emit(d)
+		return
+	}
+	if b, ok := g.active[h.Addr]; ok {
+		// Already blocked by another rule: this rule stays quiet for the
+		// address until that ban ends.
+		g.log.Debug("already blocked", "host", d.Host, "rule", ru.Name, "by", b.rule.Name)
+		return
+	}
+	b := &ban{rule: ru, hit: h}
+	d.Status = notify.StatusBlocked
+	if g.blocker != nil {
 		res, err := g.blocker.Block(ctx, hostPrefix(h.Addr))
 		if err != nil {
 			d.Status = notify.StatusFailed
 			d.Reason = reason(ctx, err)
-			b.kind = banFailed
 			// Back off for one window, so a full NACL or a broken role is not
 			// retried for every record.
-			b.until = now.Add(g.cfg.Window)
-			g.log.Error("block failed", "host", d.Host, "error", err)
-			break
+			g.quiet[quietKey{ru, h.Addr}] = now.Add(ru.Window)
+			g.log.Error("block failed", "host", d.Host, "rule", ru.Name, "error", err)
+			g.emit(d)
+			return
 		}
-		d.Status = notify.StatusBlocked
-		b.kind = banBlocked
 		for _, e := range res.Entries {
 			d.RuleNumbers = append(d.RuleNumbers, e.RuleNumber)
 		}
-		b.rules = d.RuleNumbers
+		b.numbers = d.RuleNumbers
 		if res.Existing {
-			b.kind = banAdopted
+			b.adopted = true
 			d.Reason = "already denied"
 		}
 	}
-	if b.kind == banBlocked || b.kind == banAdopted {
-		if g.cfg.BlockDuration > 0 {
-			b.until = now.Add(g.cfg.BlockDuration)
-			d.ExpiresAt = b.until
-		}
+	if ru.BlockDuration > 0 {
+		b.until = now.Add(ru.BlockDuration)
+		d.ExpiresAt = b.until
 	}
 	g.active[h.Addr] = b
 	g.emit(d)
 }
 
-func (g *Guard) detectCooldown() time.Duration {
-	if g.cfg.BlockDuration > 0 {
-		return g.cfg.BlockDuration
+// cooldown is how long a detect rule stays quiet for an address.
+func cooldown(ru *rule) time.Duration {
+	if ru.BlockDuration > 0 {
+		return ru.BlockDuration
 	}
-	return g.cfg.Window
+	return ru.Window
 }
 
 // ExpireAt ends every ban whose time is up at now: blocked entries are
 // deleted and reported as unblocked; detect cool-downs and failure back-offs
-// end silently. Addresses whose ban ended can trip the rule again. The worker
-// calls it at each tick; it is exported for replays and tests that drive the
-// worker's clock themselves, and must not run concurrently with the worker.
+// end silently. Addresses whose ban ended can trip the rules again. The
+// worker calls it at each tick; it is exported for replays and tests that
+// drive the worker's clock themselves, and must not run concurrently with
+// the worker.
 func (g *Guard) ExpireAt(ctx context.Context, now time.Time) {
 	for addr, b := range g.active {
 		if b.until.IsZero() || now.Before(b.until) {
 			continue
 		}
-		if b.kind == banBlocked {
-			if !g.unblock(ctx, addr, b, now.UTC().Truncate(time.Second)) {
-				continue
-			}
+		if !b.adopted && !g.unblock(ctx, addr, b, now.UTC().Truncate(time.Second)) {
+			continue
 		}
 		delete(g.active, addr)
-		g.mu.Lock()
-		g.det.Release(addr)
-		g.mu.Unlock()
+		g.release(addr, nil)
+	}
+	for k, until := range g.quiet {
+		if now.Before(until) {
+			continue
+		}
+		delete(g.quiet, k)
+		g.release(k.addr, k.rule)
 	}
 	g.mu.Lock()
-	if g.newest.Sub(g.swept) >= g.cfg.Window {
-		g.det.SweepAt(g.newest)
+	defer g.mu.Unlock()
+	if g.newest.Sub(g.swept) >= time.Minute {
+		for _, ru := range g.rules {
+			ru.det.SweepAt(g.newest)
+		}
 		g.swept = g.newest
 	}
-	g.mu.Unlock()
 }
 
 // unblock deletes the entries of an expired ban; false means try again later.
 func (g *Guard) unblock(ctx context.Context, addr netip.Addr, b *ban, now time.Time) bool {
-	d := g.decision(b.hit, now)
+	d := g.decision(b.rule, b.hit, now)
 	d.Status = notify.StatusUnblocked
 	d.Reason = "expired"
-	d.RuleNumbers = b.rules
+	d.RuleNumbers = b.numbers
 	if g.blocker != nil {
 		res, err := g.blocker.Unblock(ctx, hostPrefix(addr))
 		if err != nil {
@@ -138,9 +146,9 @@ func (g *Guard) unblock(ctx context.Context, addr netip.Addr, b *ban, now time.T
 	return true
 }
 
-func (g *Guard) decision(h detector.Hit, now time.Time) notify.Decision {
+func (g *Guard) decision(ru *rule, h detector.Hit, now time.Time) notify.Decision {
 	return notify.Decision{
-		Rule: g.cfg.RuleName, Host: h.Addr.String(), Requests: h.Count, Window: g.cfg.Window,
+		Rule: ru.Name, Host: h.Addr.String(), Requests: h.Count, Window: ru.Window,
 		ACLIDs: g.cfg.ACLIDs, ProcessedAt: now, Time: h.Last, DryRun: g.cfg.DryRun,
 	}
 }

@@ -1,16 +1,30 @@
 // Package notify publishes dosguard's decisions to an Amazon SNS topic.
 //
-// The model: every Decision (a client blocked, detected, failed to block or
-// unblocked) becomes one SNS message, published with one Publish call. The
-// message is a JSON object that keeps the fields of the Fluentd/Norikra
+// The model: a Decision (a client blocked, detected, failed to block or
+// unblocked) is a JSON object that keeps the fields of the Fluentd/Norikra
 // pipeline dosguard replaces (requests, host, status, proccessed_at, time)
 // and adds the rule, window, ACLs, rule numbers, reason, expiry and dry-run
-// flag; see Decision.AppendJSON for the exact format. The subject comes from
-// a template (see Subject) and is always acceptable to SNS. Each message
-// carries the message attributes "status" and "rule" so subscriptions can
-// filter on them. A FIFO topic (ARN ending in ".fifo") also gets the rule as
-// MessageGroupId and the hex SHA-256 of the message as
-// MessageDeduplicationId, so a retried Publish is delivered once.
+// flag; see Decision.AppendJSON for the exact format. Notify publishes one
+// decision as one message, with a subject from a template (see Subject)
+// that is always acceptable to SNS.
+//
+// Under attack decisions come in bursts, and SNS deactivates email
+// subscriptions above 10 messages a second, so the plugin does not call
+// Notify per decision. A Batcher holds decisions for at most an interval
+// (DefaultInterval, 10s); NotifyBatch then publishes everything pending as
+// one message listing the decisions with counts per status (several
+// messages only when the list exceeds MaxBatchBytes; a lone decision keeps
+// the one-decision form); and a Limiter, a token bucket, keeps the rate at
+// one message a second with bursts of five (DefaultEvery, DefaultBurst).
+// Run is the loop that ties them together for the plugin's notifier
+// goroutine. Batcher and Limiter take the time as an argument, so tests
+// drive them on a fixed timeline.
+//
+// Every message carries the message attributes "status" and "rule" (for a
+// batch, the shared value or "mixed") so subscriptions can filter on them.
+// A FIFO topic (ARN ending in ".fifo") also gets the rule as MessageGroupId
+// and the hex SHA-256 of the message as MessageDeduplicationId, so a
+// retried Publish is delivered once.
 //
 // SNS is reached through SNSAPI, which *sns.Client satisfies; the
 // composition root builds the client and its retryer (see RetryOptions).
@@ -18,7 +32,7 @@
 // publishes nothing: the caller's log is then the only record.
 //
 // A Notifier holds no mutable state and starts no goroutines; it is safe for
-// concurrent use.
+// concurrent use. A Batcher or Limiter belongs to one goroutine.
 package notify
 
 import (
@@ -158,20 +172,23 @@ func (n *Notifier) Notify(ctx context.Context, d Decision) error {
 	if n.api == nil {
 		return nil
 	}
-	in := n.Input(d)
+	return n.publish(ctx, n.single(d))
+}
+
+// publish sends m with one Publish call bounded by the call timeout.
+func (n *Notifier) publish(ctx context.Context, m message) error {
 	ctx, cancel := context.WithTimeout(ctx, n.timeout)
 	defer cancel()
-	out, err := n.api.Publish(ctx, in)
+	out, err := n.api.Publish(ctx, m.in)
 	if err != nil {
-		return &publishError{decision: d, topic: n.topic, timeout: n.timeout, err: err}
+		return &publishError{what: m.what, topic: n.topic, timeout: n.timeout, err: err}
 	}
 	var id string
 	if out != nil {
 		id = aws.ToString(out.MessageId)
 	}
-	n.logger.LogAttrs(ctx, slog.LevelDebug, "notify: published",
-		slog.String("status", string(d.Status)), slog.String("host", d.Host),
-		slog.String("rule", d.Rule), slog.String("topic", n.topic), slog.String("message_id", id))
+	n.logger.LogAttrs(ctx, slog.LevelDebug, "notify: published "+m.what,
+		slog.Int("decisions", m.n), slog.String("topic", n.topic), slog.String("message_id", id))
 	return nil
 }
 
@@ -254,19 +271,19 @@ func RetryOptions(o *retry.StandardOptions) {
 	o.Throttles = append(o.Throttles, retry.ThrottleErrorCode{Codes: codes})
 }
 
-// publishError is the error Notify returns: it names the decision and topic,
+// publishError is the error Notify returns: it names the message and topic,
 // shows the API error code and message (not the SDK's long operation
 // prefix), and unwraps to the SDK error.
 type publishError struct {
-	decision Decision
-	topic    string
-	timeout  time.Duration
-	err      error
+	what    string // "blocked 203.0.113.7", "4 decisions"
+	topic   string
+	timeout time.Duration
+	err     error
 }
 
 func (e *publishError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "notify: publish %s %s to %s: ", e.decision.Status, e.decision.Host, e.topic)
+	fmt.Fprintf(&b, "notify: publish %s to %s: ", e.what, e.topic)
 	var apiErr smithy.APIError
 	switch {
 	case errors.As(e.err, &apiErr):

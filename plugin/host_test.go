@@ -276,13 +276,13 @@ unregister
 	}
 	// Exit reports the counts: truncated and garbage chunks were counted, the
 	// group markers skipped, and the bad keys and exempt addresses counted.
-	stopped := regexp.MustCompile(`\[output:dosguard:dosguard\.0\] stopped records=\d+ blocked=(\d+) detected=0 failed=(\d+) unblocked=0 invalid=(\d+) no_key=0 exempt=(\d+) malformed=(\d+)`)
+	stopped := regexp.MustCompile(`\[output:dosguard:dosguard\.0\] stopped records=\d+ blocked=(\d+) detected=0 failed=(\d+) unblocked=0 invalid=(\d+) no_key=200 exempt=(\d+) malformed=(\d+)`)
 	sm := stopped.FindStringSubmatch(run.stderr)
 	if sm == nil {
 		t.Fatalf("no 'stopped' line for instance 0 in stderr:\n%s", run.stderr)
 	}
-	if sm[1] != "4" || sm[2] != "0" || sm[3] != "800" || sm[4] != "400" || sm[5] == "0" {
-		t.Errorf("stop line: blocked=%s failed=%s invalid=%s exempt=%s malformed=%s, want 4, 0, 800, 400, > 0", sm[1], sm[2], sm[3], sm[4], sm[5])
+	if sm[1] != "4" || sm[2] != "0" || sm[3] != "600" || sm[4] != "400" || sm[5] == "0" {
+		t.Errorf("stop line: blocked=%s failed=%s invalid=%s exempt=%s malformed=%s, want 4, 0, 600, 400, > 0", sm[1], sm[2], sm[3], sm[4], sm[5])
 	}
 }
 
