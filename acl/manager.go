@@ -337,6 +337,13 @@ func (m *Manager) sorted() []*ban {
 // address already covered by a ban gives "blocked", reason "covered by P",
 // without calling AWS.
 func (m *Manager) Block(ctx context.Context, addr netip.Addr, now time.Time) []Event {
+	return m.BlockFor(ctx, addr, now, m.cfg.BlockDuration)
+}
+
+// BlockFor is Block with the first ban's length given (a rule's own
+// block_duration; 0 = never expires); escalation multiplies it as it does
+// BlockDuration, up to BlockDurationMax.
+func (m *Manager) BlockFor(ctx context.Context, addr netip.Addr, now time.Time, base time.Duration) []Event {
 	addr = addr.Unmap()
 	host := netip.PrefixFrom(addr, addr.BitLen())
 	if err := checkPrefix(host); err != nil {
@@ -352,7 +359,7 @@ func (m *Manager) Block(ctx context.Context, addr netip.Addr, now time.Time) []E
 	}
 
 	target, members := m.aggregateFor(addr)
-	offences, dur := m.escalate(target, now)
+	offences, dur := m.escalate(target, now, base)
 	var expires time.Time
 	if dur > 0 {
 		expires = now.Add(dur)
@@ -476,18 +483,18 @@ func (m *Manager) aggregateFor(addr netip.Addr) (netip.Prefix, []*ban) {
 }
 
 // escalate returns the offence count and length of a new ban of p at now.
-func (m *Manager) escalate(p netip.Prefix, now time.Time) (int, time.Duration) {
+func (m *Manager) escalate(p netip.Prefix, now time.Time, base time.Duration) (int, time.Duration) {
 	n := 1
 	if o, ok := m.history[p]; ok && now.Sub(o.lastEnd) <= m.cfg.EscalationWindow {
 		n = o.count + 1
 	}
-	return n, m.durationFor(n)
+	return n, m.durationFor(n, base)
 }
 
 // durationFor is the length of the nth ban within the escalation window:
-// BlockDuration * EscalationFactor^(n-1), at most BlockDurationMax.
-func (m *Manager) durationFor(n int) time.Duration {
-	d := m.cfg.BlockDuration
+// base * EscalationFactor^(n-1), at most BlockDurationMax.
+func (m *Manager) durationFor(n int, base time.Duration) time.Duration {
+	d := base
 	for i := 1; i < n && d > 0 && d < m.cfg.BlockDurationMax; i++ {
 		d = time.Duration(float64(d) * m.cfg.EscalationFactor)
 	}

@@ -351,10 +351,10 @@ func (d *Detector) observe(t time.Time, a netip.Addr, h uint64) (Hit, bool) {
 	}
 	r := d.counts[int(i)*d.ring : int(i+1)*d.ring]
 	tick := floorDiv(ns, d.width)
-	head := floorDiv(e.last, d.width)
+	start := tick * d.width // tick's first ns: comparing with it spares a division
 	switch {
-	case tick > head:
-		if tick-head >= int64(d.ring) {
+	case e.last < start: // tick is after the head bucket: move the ring
+		if head := floorDiv(e.last, d.width); tick-head >= int64(d.ring) {
 			clear(r)
 			e.sum = 0
 		} else {
@@ -365,7 +365,7 @@ func (d *Detector) observe(t time.Time, a netip.Addr, h uint64) (Hit, bool) {
 			}
 		}
 		e.last = ns
-	case tick <= head-int64(d.ring): // older than the ring
+	case e.last-start >= int64(d.ring)*d.width: // older than the ring
 		d.stats.Late++
 		return Hit{}, false
 	case ns > e.last:
@@ -395,7 +395,7 @@ func (d *Detector) observe(t time.Time, a netip.Addr, h uint64) (Hit, bool) {
 	}
 	first := tick
 	if !d.cfg.Tumbling {
-		head = floorDiv(e.last, d.width)
+		head := floorDiv(e.last, d.width)
 		first = head
 		for b := head - int64(d.ring-1); b <= head; b++ {
 			if r[d.slot(b)] != 0 {
@@ -629,13 +629,13 @@ func (d *Detector) Stats() Stats {
 // every window.
 func (d *Detector) countAt(i uint32, tick int64) uint32 {
 	e := &d.entries[i]
-	head := floorDiv(e.last, d.width)
-	if tick <= head {
+	switch {
+	case e.last >= tick*d.width: // tick <= head
 		return e.sum
-	}
-	if tick-head >= int64(d.ring) {
+	case e.last < (tick-int64(d.ring)+1)*d.width: // tick-head >= ring
 		return 0
 	}
+	head := floorDiv(e.last, d.width)
 	r := d.counts[int(i)*d.ring : int(i+1)*d.ring]
 	sum := e.sum
 	for b := head + 1; b <= tick; b++ {
@@ -667,12 +667,14 @@ func (d *Detector) evict(tick int64) bool {
 	if n == 0 {
 		return false
 	}
-	start := d.random(n)
+	i := uint32(d.random(n))
 	victim, found := uint32(0), false
 	var vCount uint32
 	var vLast int64
-	for j := uint64(0); j < evictionSample && j < n; j++ {
-		i := uint32((start + j) % n)
+	for j := uint64(0); j < evictionSample && j < n; j, i = j+1, i+1 {
+		if uint64(i) == n {
+			i = 0
+		}
 		e := &d.entries[i]
 		if e.quiet {
 			continue

@@ -69,7 +69,9 @@ func replayFixture(t *testing.T, dir string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g.Start()
+	if err := g.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	input := filepath.Join(dir, "input.log")
 	if _, err := os.Stat(input); err != nil {
 		input = filepath.Join(dir, "input.jsonl")

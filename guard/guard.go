@@ -47,6 +47,10 @@ type Deps struct {
 	// Tick drives expiry and sweeps; each value is the current wall time.
 	// nil means Start makes a one-second ticker.
 	Tick <-chan time.Time
+	// NotifyTick paces the notifier (batch interval, rate limit, drain);
+	// nil means Start makes a one-second ticker. The notifier's own clock
+	// is the real one: pacing SNS is about real seconds.
+	NotifyTick <-chan time.Time
 	// OnDecision, if set, is called by the worker after each decision is
 	// logged and queued for SNS (the CLI prints it; tests observe it).
 	OnDecision func(notify.Decision)
@@ -72,14 +76,15 @@ type Stats struct {
 // Guard is one dosguard instance. Flush is safe for concurrent use (Fluent
 // Bit's workers N); Start and Close are called once each.
 type Guard struct {
-	cfg      conf.Config
-	log      *slog.Logger
-	now      func() time.Time
-	tick     <-chan time.Time
-	onDec    func(notify.Decision)
-	blocker  *acl.Blocker // nil: no NACL calls
-	notifier *notify.Notifier
-	exempt   *detector.Exemptions
+	cfg        conf.Config
+	log        *slog.Logger
+	now        func() time.Time
+	tick       <-chan time.Time
+	notifyTick <-chan time.Time
+	onDec      func(notify.Decision)
+	manager    *acl.Manager // nil: no NACL calls (detect only, or dry-run without ACL ids)
+	notifier   *notify.Notifier
+	exempt     *detector.Exemptions
 
 	mu     sync.Mutex // guards the rules' detectors, scratch, newest, closed and sends on hits
 	rules  []*rule
@@ -92,7 +97,7 @@ type Guard struct {
 	hits   chan job
 
 	notes    chan notify.Decision
-	active   map[netip.Addr]*ban    // worker-owned: blocked addresses
+	held     map[netip.Addr]*rule   // worker-owned: addresses quiet because they are banned
 	quiet    map[quietKey]time.Time // worker-owned: detect cool-downs, failure back-offs
 	swept    time.Time              // newest record time at the last sweep
 	stats    counters
@@ -130,16 +135,6 @@ type counters struct {
 	blocked, detected, failed, unblocked, notifyErr atomic.Int64
 }
 
-// ban is an address dosguard blocked (or found already denied).
-type ban struct {
-	adopted bool      // already denied by someone else: left alone at expiry
-	until   time.Time // zero: never expires
-	rule    *rule
-	hit     detector.Hit
-	numbers []int
-	retries int
-}
-
 // quietKey is one rule's address kept quiet without a ban.
 type quietKey struct {
 	rule *rule
@@ -153,11 +148,11 @@ func New(cfg conf.Config, deps Deps, logger *slog.Logger) (*Guard, error) {
 	}
 	g := &Guard{
 		cfg: cfg, log: logger, now: deps.Now, tick: deps.Tick, onDec: deps.OnDecision,
-		hits:   make(chan job, cfg.QueueSize),
-		seed:   maphash.MakeSeed(),
-		notes:  make(chan notify.Decision, 1024),
-		active: map[netip.Addr]*ban{},
-		quiet:  map[quietKey]time.Time{},
+		hits:  make(chan job, cfg.QueueSize),
+		seed:  maphash.MakeSeed(),
+		notes: make(chan notify.Decision, 1024),
+		held:  map[netip.Addr]*rule{},
+		quiet: map[quietKey]time.Time{},
 	}
 	if g.now == nil {
 		g.now = time.Now
@@ -170,18 +165,16 @@ func New(cfg conf.Config, deps Deps, logger *slog.Logger) (*Guard, error) {
 	if err != nil {
 		return nil, fmt.Errorf("guard: %w", err)
 	}
-	if cfg.Action == conf.ActionBlock && len(cfg.ACLIDs) > 0 {
+	if g.blocks() && len(cfg.ACLIDs) > 0 {
 		if deps.EC2 == nil {
 			return nil, errors.New("guard: Network ACL ids are set but there is no EC2 client")
 		}
-		g.blocker, err = acl.New(acl.Config{
-			ACLIDs: cfg.ACLIDs, RuleMin: cfg.RuleMin, RuleMax: cfg.RuleMax,
-			DryRun: cfg.DryRun, CallTimeout: cfg.AWSTimeout,
-		}, deps.EC2, logger)
+		g.manager, err = acl.NewManager(ManagerConfig(cfg), deps.EC2, logger)
 		if err != nil {
 			return nil, fmt.Errorf("guard: %w", err)
 		}
 	}
+	g.notifyTick = deps.NotifyTick
 	g.notifier, err = notify.New(notify.Config{
 		TopicARN: cfg.TopicARN, Subject: cfg.Subject, CallTimeout: cfg.AWSTimeout,
 	}, deps.SNS, logger)
@@ -191,23 +184,56 @@ func New(cfg conf.Config, deps Deps, logger *slog.Logger) (*Guard, error) {
 	return g, nil
 }
 
-// Start starts the worker and the notifier goroutines.
-func (g *Guard) Start() {
+// Start reconciles the bans with the Network ACLs (loading State_File and,
+// with Startup_Check, verifying that each ACL exists and may be written),
+// then starts the worker and the notifier goroutines. An error means the
+// instance must not run; its text is one line for Fluent Bit's log.
+func (g *Guard) Start(ctx context.Context) error {
 	if g.started {
-		return
+		return nil
+	}
+	if g.manager != nil {
+		check := g.cfg.StartupCheck && !g.cfg.DryRun
+		events, err := g.manager.Start(ctx, g.now().UTC().Truncate(time.Second), check)
+		if err != nil {
+			return err
+		}
+		for _, e := range events {
+			g.emitEvent(nil, detector.Hit{}, e)
+		}
 	}
 	g.started = true
 	g.runCtx, g.cancel = context.WithCancel(context.Background())
-	tick := g.tick
-	g.stopTick = func() {}
-	if tick == nil {
+	var stops []func()
+	ticker := func(c <-chan time.Time) <-chan time.Time {
+		if c != nil {
+			return c
+		}
 		t := time.NewTicker(time.Second)
-		tick, g.stopTick = t.C, t.Stop
+		stops = append(stops, t.Stop)
+		return t.C
+	}
+	tick, ntick := ticker(g.tick), ticker(g.notifyTick)
+	g.stopTick = func() {
+		for _, s := range stops {
+			s()
+		}
 	}
 	g.workerWG.Add(1)
 	go g.work(tick)
 	g.notifyWG.Add(1)
-	go g.publish()
+	go g.publish(ntick)
+	return nil
+}
+
+// blocks reports whether any rule blocks.
+func (g *Guard) blocks() bool {
+	for _, ru := range g.rules {
+		if ru.Action == conf.ActionBlock {
+			return true
+		}
+	}
+	return false
 }
 
 // FlushStats describes one flushed chunk.
@@ -431,4 +457,9 @@ func (g *Guard) Close(ctx context.Context) error {
 	return err
 }
 
-func (g *Guard) activeCount() int { return len(g.active) }
+func (g *Guard) activeCount() int {
+	if g.manager == nil {
+		return 0
+	}
+	return len(g.manager.Bans())
+}

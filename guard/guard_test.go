@@ -44,6 +44,7 @@ type rig struct {
 	clock *clock
 	tick  chan time.Time
 	decs  chan notify.Decision
+	base  int // EC2 calls made by Start (reconcile, start-up check)
 }
 
 func newRig(t *testing.T, props conf.Props) *rig {
@@ -55,7 +56,7 @@ func newRig(t *testing.T, props conf.Props) *rig {
 	r.ec2.DefaultACL(acl1)
 	r.ec2.DefaultACL(acl2)
 	r.sns.AddTopic(topic)
-	p := conf.Props{"Network_ACL_ID": acl1, "SNS_Topic_ARN": topic, "Window": "60s"}
+	p := conf.Props{"Network_ACL_ID": acl1, "SNS_Topic_ARN": topic, "Window": "60s", "Notify_Interval": "0"}
 	for k, v := range props {
 		p[k] = v
 	}
@@ -72,7 +73,10 @@ func newRig(t *testing.T, props conf.Props) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.g.Start()
+	if err := r.g.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r.base = len(r.ec2.Calls())
 	t.Cleanup(func() { r.close() })
 	return r
 }
@@ -301,8 +305,8 @@ func TestNeverBlocked(t *testing.T) {
 	c = chunk.AppendEventV2(c, t0, nil, map[string]any{"host": 1234})
 	r.g.Flush(c, "access")
 	r.noDecision()
-	if n := len(r.ec2.Calls()); n != 0 {
-		t.Errorf("EC2 calls = %d, want none", n)
+	if n := len(r.ec2.Calls()) - r.base; n != 0 {
+		t.Errorf("EC2 calls after start = %d, want none", n)
 	}
 	st := r.g.Stats()
 	// An empty value counts as no key, as "-" (Apache's missing value) does.
@@ -312,7 +316,7 @@ func TestNeverBlocked(t *testing.T) {
 }
 
 func TestFullACLFailsWithReason(t *testing.T) {
-	r := newRig(t, conf.Props{"Threshold": "2", "Rule_Number_Range": "1-2"})
+	r := newRig(t, conf.Props{"Threshold": "2", "Rule_Number_Range": "1-2", "On_Full": "refuse"})
 	for i, host := range []string{"203.0.113.1", "203.0.113.2", "203.0.113.3"} {
 		r.g.Flush(records(nil, host, 2, t0.Add(time.Duration(i)*time.Second), time.Millisecond), "access")
 	}
@@ -376,7 +380,7 @@ func TestSNSOutageDoesNotHoldUpBlocking(t *testing.T) {
 }
 
 func TestCloseDrainsQueue(t *testing.T) {
-	r := newRig(t, conf.Props{"Threshold": "1"})
+	r := newRig(t, conf.Props{"Threshold": "1", "Notify_Interval": "10s"})
 	var c []byte
 	for i := 1; i <= 10; i++ {
 		c = records(c, fmt.Sprintf("203.0.113.%d", 100+i), 1, t0, 0)
@@ -386,8 +390,21 @@ func TestCloseDrainsQueue(t *testing.T) {
 	if got := len(denies(r.ec2, acl1)); got != 10 {
 		t.Errorf("denies after Close = %d, want 10: exit must drain the queue", got)
 	}
-	if got := r.sns.PublishCount(); got != 10 {
-		t.Errorf("publishes after Close = %d, want 10", got)
+	// The ten decisions fall in one Notify_Interval: exit publishes them
+	// at once, as one batch message.
+	msgs := r.sns.Messages()
+	if len(msgs) != 1 {
+		t.Fatalf("publishes after Close = %d, want 1 batch", len(msgs))
+	}
+	var batch struct {
+		Decisions []map[string]any `json:"decisions"`
+		Counts    map[string]int   `json:"counts"`
+	}
+	if err := json.Unmarshal([]byte(msgs[0].Body), &batch); err != nil {
+		t.Fatal(err)
+	}
+	if len(batch.Decisions) != 10 || batch.Counts["blocked"] != 10 {
+		t.Errorf("batch = %d decisions, counts %v; want 10 blocked", len(batch.Decisions), batch.Counts)
 	}
 	// A flush after Close is harmless.
 	r.g.Flush(records(nil, "203.0.113.200", 5, t0, 0), "access")

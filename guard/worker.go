@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/dosguard/dosguard/acl"
@@ -12,9 +13,6 @@ import (
 	"github.com/dosguard/dosguard/detector"
 	"github.com/dosguard/dosguard/notify"
 )
-
-// unblockRetry is how long the worker waits before trying a failed unblock again.
-const unblockRetry = 30 * time.Second
 
 // work is the worker goroutine: it acts on hits and expires bans at each tick.
 func (g *Guard) work(tick <-chan time.Time) {
@@ -32,54 +30,54 @@ func (g *Guard) work(tick <-chan time.Time) {
 	}
 }
 
-// decide acts on one hit and emits the decision.
+// decide acts on one hit and emits the decisions it leads to.
 func (g *Guard) decide(ctx context.Context, j job) {
 	ru, h := j.rule, j.hit
 	now := g.now().UTC().Truncate(time.Second)
-	d := g.decision(ru, h, now)
 	if ru.Action == conf.ActionDetect {
+		d := g.decision(ru, h, now)
 		until := now.Add(cooldown(ru))
 		g.quiet[quietKey{ru, h.Addr}] = until
 		d.Status, d.ExpiresAt, d.ACLIDs = notify.StatusDetected, until, nil
 		g.emit(d)
 		return
 	}
-	if b, ok := g.active[h.Addr]; ok {
-		// Already blocked by another rule: this rule stays quiet for the
+	if by, ok := g.held[h.Addr]; ok {
+		// Already banned after another rule: this rule stays quiet for the
 		// address until that ban ends.
-		g.log.Debug("already blocked", "host", d.Host, "rule", ru.Name, "by", b.rule.Name)
+		g.log.Debug("already blocked", "host", h.Addr, "rule", ru.Name, "by", by.Name)
 		return
 	}
-	b := &ban{rule: ru, hit: h}
-	d.Status = notify.StatusBlocked
-	if g.blocker != nil {
-		res, err := g.blocker.Block(ctx, hostPrefix(h.Addr))
-		if err != nil {
-			d.Status = notify.StatusFailed
-			d.Reason = reason(ctx, err)
-			// Back off for one window, so a full NACL or a broken role is not
-			// retried for every record.
+	if g.manager == nil {
+		// Dry-run without Network ACLs: decide only; the address stays
+		// quiet for the ban's length as if it had been blocked.
+		d := g.decision(ru, h, now)
+		d.Status = notify.StatusBlocked
+		if ru.BlockDuration > 0 {
+			d.ExpiresAt = now.Add(ru.BlockDuration)
+			g.quiet[quietKey{ru, h.Addr}] = d.ExpiresAt
+		}
+		g.emit(d)
+		return
+	}
+	for _, e := range g.manager.BlockFor(ctx, h.Addr, now, ru.BlockDuration) {
+		g.emitEvent(ru, h, e)
+		switch {
+		case e.Prefix.Contains(h.Addr) && e.Status == acl.StatusBlocked:
+			g.held[h.Addr] = ru
+		case e.Prefix.Contains(h.Addr) && e.Status == acl.StatusFailed:
+			// Back off for one window, so a full NACL or a broken role is
+			// not retried for every record.
 			g.quiet[quietKey{ru, h.Addr}] = now.Add(ru.Window)
-			g.log.Error("block failed", "host", d.Host, "rule", ru.Name, "error", err)
-			g.emit(d)
-			return
-		}
-		for _, e := range res.Entries {
-			d.RuleNumbers = append(d.RuleNumbers, e.RuleNumber)
-		}
-		b.numbers = d.RuleNumbers
-		if res.Existing {
-			b.adopted = true
-			d.Reason = "already denied"
+		case e.Status == acl.StatusUnblocked && !strings.HasPrefix(e.Reason, aggregatedInto):
+			g.releaseIn(e.Prefix) // evicted
 		}
 	}
-	if ru.BlockDuration > 0 {
-		b.until = now.Add(ru.BlockDuration)
-		d.ExpiresAt = b.until
-	}
-	g.active[h.Addr] = b
-	g.emit(d)
 }
+
+// aggregatedInto starts the reason of a member replaced by an aggregate: it
+// stays banned, through the aggregate.
+const aggregatedInto = "aggregated into"
 
 // cooldown is how long a detect rule stays quiet for an address.
 func cooldown(ru *rule) time.Duration {
@@ -89,22 +87,20 @@ func cooldown(ru *rule) time.Duration {
 	return ru.Window
 }
 
-// ExpireAt ends every ban whose time is up at now: blocked entries are
-// deleted and reported as unblocked; detect cool-downs and failure back-offs
-// end silently. Addresses whose ban ended can trip the rules again. The
-// worker calls it at each tick; it is exported for replays and tests that
-// drive the worker's clock themselves, and must not run concurrently with
-// the worker.
+// ExpireAt ends every ban whose time is up at now: its entries are deleted
+// and reported as unblocked; detect cool-downs and failure back-offs end
+// silently. Addresses whose ban ended can trip the rules again. The worker
+// calls it at each tick; it is exported for replays and tests that drive
+// the worker's clock themselves, and must not run concurrently with the
+// worker.
 func (g *Guard) ExpireAt(ctx context.Context, now time.Time) {
-	for addr, b := range g.active {
-		if b.until.IsZero() || now.Before(b.until) {
-			continue
+	if g.manager != nil {
+		for _, e := range g.manager.ExpireAt(ctx, now.UTC().Truncate(time.Second)) {
+			g.emitEvent(nil, detector.Hit{}, e)
+			if e.Status == acl.StatusUnblocked {
+				g.releaseIn(e.Prefix)
+			}
 		}
-		if !b.adopted && !g.unblock(ctx, addr, b, now.UTC().Truncate(time.Second)) {
-			continue
-		}
-		delete(g.active, addr)
-		g.release(addr, nil)
 	}
 	for k, until := range g.quiet {
 		if now.Before(until) {
@@ -123,27 +119,84 @@ func (g *Guard) ExpireAt(ctx context.Context, now time.Time) {
 	}
 }
 
-// unblock deletes the entries of an expired ban; false means try again later.
-func (g *Guard) unblock(ctx context.Context, addr netip.Addr, b *ban, now time.Time) bool {
-	d := g.decision(b.rule, b.hit, now)
-	d.Status = notify.StatusUnblocked
-	d.Reason = "expired"
-	d.RuleNumbers = b.numbers
-	if g.blocker != nil {
-		res, err := g.blocker.Unblock(ctx, hostPrefix(addr))
-		if err != nil {
-			b.retries++
-			b.until = now.Add(unblockRetry)
-			g.log.Error("unblock failed, will retry", "host", d.Host, "attempt", b.retries, "error", err)
-			return false
-		}
-		d.RuleNumbers = nil
-		for _, e := range res.Entries {
-			d.RuleNumbers = append(d.RuleNumbers, e.RuleNumber)
+// releaseIn re-arms every held address inside p (one address, or all the
+// members of an aggregate).
+func (g *Guard) releaseIn(p netip.Prefix) {
+	for a := range g.held {
+		if p.Contains(a) {
+			delete(g.held, a)
+			g.release(a, nil)
 		}
 	}
+}
+
+// emitEvent turns one acl event into a decision. ru and h are the rule and
+// hit that caused it, nil for expiries and start-up reconciliation.
+func (g *Guard) emitEvent(ru *rule, h detector.Hit, e acl.Event) {
+	d := notify.Decision{
+		Host: hostString(e.Prefix), Status: notify.Status(e.Status), Reason: e.Reason,
+		ExpiresAt: e.ExpiresAt, ProcessedAt: g.now().UTC().Truncate(time.Second), DryRun: g.cfg.DryRun,
+	}
+	for _, en := range e.Entries {
+		d.ACLIDs = append(d.ACLIDs, en.ACLID)
+		d.RuleNumbers = append(d.RuleNumbers, en.RuleNumber)
+	}
+	if len(d.ACLIDs) == 0 {
+		d.ACLIDs = g.cfg.ACLIDs
+	}
+	switch {
+	case ru != nil:
+		d.Rule, d.Window, d.Time = ru.Name, ru.Window, h.Last
+		if e.Prefix.Contains(h.Addr) && e.Status != acl.StatusUnblocked {
+			d.Requests = h.Count
+		}
+	case len(g.rules) == 1:
+		d.Rule, d.Window = g.rules[0].Name, g.rules[0].Window
+	default:
+		d.Rule = "dosguard"
+	}
 	g.emit(d)
-	return true
+}
+
+// hostString is an address for a single-address prefix, else the CIDR.
+func hostString(p netip.Prefix) string {
+	if p.IsSingleIP() {
+		return p.Addr().String()
+	}
+	return p.String()
+}
+
+// ManagerConfig maps the configuration to the ban manager's: what the
+// plugin and the CLI's acl commands both use.
+func ManagerConfig(c conf.Config) acl.ManagerConfig {
+	mc := acl.ManagerConfig{
+		Blocker: acl.Config{
+			ACLIDs: c.ACLIDs, RuleMin: c.RuleMin, RuleMax: c.RuleMax,
+			DryRun: c.DryRun, CallTimeout: c.AWSTimeout,
+		},
+		EntryLimit:         c.NACLEntryLimit,
+		OnFull:             c.OnFull,
+		AggregateAfter:     c.AggregateAfter,
+		AggregatePrefixV4:  c.AggregatePrefixV4,
+		AggregatePrefixV6:  c.AggregatePrefixV6,
+		BlockDuration:      c.BlockDuration,
+		EscalationWindow:   c.EscalationWindow,
+		EscalationFactor:   c.EscalationFactor,
+		BlockDurationMax:   c.BlockDurationMax,
+		MaxBlocksPerMinute: c.MaxBlocksPerMinute,
+		StateFile:          c.StateFile,
+	}
+	for _, r := range c.Rules {
+		mc.BlockDurationMax = max(mc.BlockDurationMax, r.BlockDuration)
+	}
+	if mc.AggregateAfter > 0 {
+		// The same exemptions as the detector's: an aggregate never covers
+		// an allowlisted, private or special address.
+		if ex, err := detector.NewExemptions(detector.ExemptionsConfig{Allowlist: c.Allowlist, BlockPrivate: c.BlockPrivate}); err == nil {
+			mc.Guardrail = ex
+		}
+	}
+	return mc
 }
 
 func (g *Guard) decision(ru *rule, h detector.Hit, now time.Time) notify.Decision {
@@ -200,16 +253,17 @@ func (g *Guard) emit(d notify.Decision) {
 	}
 }
 
-// publish is the notifier goroutine; SNS retries happen here, never in the
-// worker.
-func (g *Guard) publish() {
+// publish is the notifier goroutine: it batches decisions within
+// Notify_Interval, paces SNS and retries there, never in the worker.
+func (g *Guard) publish(tick <-chan time.Time) {
 	defer g.notifyWG.Done()
-	for d := range g.notes {
-		if err := g.notifier.Notify(g.runCtx, d); err != nil {
-			g.stats.notifyErr.Add(1)
-			g.log.Error("notification failed", "status", string(d.Status), "host", d.Host, "error", err)
-		}
-	}
+	g.notifier.Run(g.runCtx, g.notes, tick, notify.RunOptions{
+		Batcher: notify.NewBatcher(g.cfg.NotifyInterval, notify.DefaultMaxPending),
+		OnError: func(lost int, err error) {
+			g.stats.notifyErr.Add(int64(lost))
+			g.log.Error("notification failed", "decisions", lost, "error", err)
+		},
+	})
 }
 
 func hostPrefix(a netip.Addr) netip.Prefix {

@@ -252,13 +252,25 @@ unregister
 	}
 
 	// SNS got four blocked messages from instance 0 and one detected from 1.
+	// Decisions within Notify_Interval go out as one batch message.
 	status := map[string]string{}
 	for _, m := range sns.Messages() {
-		var body map[string]any
+		var body struct {
+			Rule, Host, Status string
+			Decisions          []struct{ Rule, Host, Status string }
+		}
 		if err := json.Unmarshal([]byte(m.Body), &body); err != nil {
 			t.Fatalf("bad message %q: %v", m.Body, err)
 		}
-		status[fmt.Sprintf("%v %v", body["rule"], body["host"])] = fmt.Sprint(body["status"])
+		if body.Decisions == nil {
+			body.Decisions = append(body.Decisions, struct{ Rule, Host, Status string }{body.Rule, body.Host, body.Status})
+		}
+		for _, d := range body.Decisions {
+			status[d.Rule+" "+d.Host] = d.Status
+		}
+	}
+	if n := sns.PublishCount(); n > 3 {
+		t.Errorf("publishes = %d, want the decisions batched into a few", n)
 	}
 	wantStatus := map[string]string{
 		"block.flood 203.0.113.7": "blocked", "block.flood 2001:db8::bad": "blocked",

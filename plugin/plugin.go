@@ -82,14 +82,21 @@ func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
 		fmt.Fprintln(os.Stderr, guard.ConfigError(component, err))
 		return output.FLB_ERROR
 	}
-	g.Start()
+	startCtx, cancel := context.WithTimeout(context.Background(), 3*cfg.AWSTimeout)
+	defer cancel()
+	if err := g.Start(startCtx); err != nil {
+		fmt.Fprintln(os.Stderr, guard.ConfigError(component, err))
+		return output.FLB_ERROR
+	}
 	inst := &instance{name: name, g: g, cfg: cfg, log: logger}
 	inst.alive.Store(true)
 	instances.Store(inst, struct{}{})
 	output.FLBPluginSetContext(plugin, inst)
-	logger.Info("started", "key", cfg.KeyField, "window", cfg.Window, "threshold", cfg.Threshold,
-		"action", string(cfg.Action), "rule", cfg.RuleName, "acl_ids", cfg.ACLIDs,
-		"dry_run", cfg.DryRun, "sns", cfg.TopicARN != "")
+	logger.Info("started", "rules", len(cfg.Rules), "acl_ids", cfg.ACLIDs, "dry_run", cfg.DryRun,
+		"sns", cfg.TopicARN != "", "state_file", cfg.StateFile)
+	for _, r := range cfg.Rules {
+		logger.Info("rule " + r.Describe())
+	}
 	return output.FLB_OK
 }
 

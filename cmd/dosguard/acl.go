@@ -14,7 +14,6 @@ import (
 
 	"github.com/dosguard/dosguard/acl"
 	"github.com/dosguard/dosguard/conf"
-	"github.com/dosguard/dosguard/detector"
 	"github.com/dosguard/dosguard/guard"
 )
 
@@ -112,7 +111,7 @@ func aclCommand(args []string, stdout, stderr io.Writer) error {
 		level = slog.LevelInfo
 	}
 	logger := slog.New(guard.NewLogHandler(stderr, "output:dosguard:acl", level))
-	mc := managerConfig(cfg)
+	mc := guard.ManagerConfig(cfg)
 	mc.NoAdopt = true // the CLI reports unknown entries, never takes them over
 	m, err := acl.NewManager(mc, deps.EC2, logger)
 	if err != nil {
@@ -148,35 +147,6 @@ func aclCommand(args []string, stdout, stderr io.Writer) error {
 		printEvent(stdout, e, cfg.DryRun)
 	}
 	return err
-}
-
-// managerConfig maps the plugin's config to the Manager's.
-func managerConfig(c conf.Config) acl.ManagerConfig {
-	mc := acl.ManagerConfig{
-		Blocker: acl.Config{
-			ACLIDs: c.ACLIDs, RuleMin: c.RuleMin, RuleMax: c.RuleMax,
-			DryRun: c.DryRun, CallTimeout: c.AWSTimeout,
-		},
-		EntryLimit:         c.NACLEntryLimit,
-		OnFull:             c.OnFull,
-		AggregateAfter:     c.AggregateAfter,
-		AggregatePrefixV4:  c.AggregatePrefixV4,
-		AggregatePrefixV6:  c.AggregatePrefixV6,
-		BlockDuration:      c.BlockDuration,
-		EscalationWindow:   c.EscalationWindow,
-		EscalationFactor:   c.EscalationFactor,
-		BlockDurationMax:   c.BlockDurationMax,
-		MaxBlocksPerMinute: c.MaxBlocksPerMinute,
-		StateFile:          c.StateFile,
-	}
-	if mc.AggregateAfter > 0 {
-		// The same exemptions as the detector's: an aggregate never covers
-		// an allowlisted, private or special address.
-		if ex, err := detector.NewExemptions(detector.ExemptionsConfig{Allowlist: c.Allowlist, BlockPrivate: c.BlockPrivate}); err == nil {
-			mc.Guardrail = ex
-		}
-	}
-	return mc
 }
 
 func printListing(w io.Writer, entries []acl.Listing) {

@@ -179,7 +179,9 @@ func replay(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	g.Start()
+	if err := g.Start(context.Background()); err != nil {
+		return err
+	}
 
 	n, bad, err := feed(g, in, logline.Parser{Format: *format, TimeKey: *timeKey}, *tag)
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.ExitTimeout)
