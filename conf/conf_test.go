@@ -203,6 +203,8 @@ func TestLoadClassic(t *testing.T) {
     Threshold     ${LIMIT}
     Network_ACL_ID ${NACL}
     Rule_Name     block.flood
+    Block_Duration ${DURATION:-2h}
+    Window        ${WINDOW:-90s}
 `)
 	p := write(t, dir, "fluent-bit.conf", `
 # comment
@@ -219,8 +221,11 @@ func TestLoadClassic(t *testing.T) {
     Match *
 `)
 	env := func(k string) (string, bool) {
-		if k == "NACL" {
+		switch k {
+		case "NACL":
 			return "acl-0123456789abcdef0", true
+		case "WINDOW":
+			return "45s", true
 		}
 		return "", false
 	}
@@ -236,7 +241,8 @@ func TestLoadClassic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Threshold != 1000 || c.RuleName != "block.flood" || len(c.ACLIDs) != 1 || c.DryRun {
+	if c.Threshold != 1000 || c.RuleName != "block.flood" || len(c.ACLIDs) != 1 || c.DryRun ||
+		c.BlockDuration != 2*time.Hour || c.Window != 45*time.Second {
 		t.Errorf("config from classic file = %+v", c)
 	}
 	if got := len(f.Sections("output")); got != 2 {

@@ -110,15 +110,20 @@ type loader struct {
 	f    *File
 }
 
-var varRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+// varRef matches ${VAR} and ${VAR:-default}, as Fluent Bit expands them.
+var varRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
 
 func (l *loader) expand(s string) string {
 	return varRef.ReplaceAllStringFunc(s, func(m string) string {
-		name := m[2 : len(m)-1]
-		if v, ok := l.vars[name]; ok {
-			return v
+		sub := varRef.FindStringSubmatch(m)
+		name, hasDef, def := sub[1], sub[2] != "", sub[3]
+		v, ok := l.vars[name]
+		if !ok {
+			v, ok = l.env(name)
 		}
-		v, _ := l.env(name)
+		if hasDef && (!ok || v == "") {
+			return def
+		}
 		return v
 	})
 }

@@ -1,6 +1,7 @@
 // Command dosguard is the operator's CLI around the plugin's code.
 //
 //	dosguard replay [-c fluent-bit.conf] [-p Key=Value]... [--format auto|apache2|nginx|json] <logfile|->
+//	dosguard acl list|unblock <addr|cidr>|flush [-c fluent-bit.conf] [-p Key=Value]... [--dry-run]
 //
 // replay runs the same config, detector and decisions as out_dosguard.so over
 // a log file and prints each decision with the message SNS would get. It is a
@@ -31,6 +32,7 @@ const usage = `usage: dosguard <command> [flags]
 
 commands:
   replay   run a config over a log file and print the decisions (dry-run)
+  acl      list, unblock or flush the deny entries dosguard manages
   keys     list the configuration keys and their defaults
 
 run "dosguard <command> -h" for the flags of a command.
@@ -49,6 +51,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "replay":
 		err = replay(args[1:], stdin, stdout, stderr)
+	case "acl":
+		err = aclCommand(args[1:], stdout, stderr)
 	case "keys":
 		for _, k := range conf.Keys {
 			fmt.Fprintln(stdout, k)
@@ -110,25 +114,9 @@ func replay(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err := logline.CheckFormat(*format); err != nil {
 		return err
 	}
-	all := conf.Props{}
-	if *cfgPath != "" {
-		f, err := conf.LoadFile(*cfgPath, os.LookupEnv)
-		if err != nil {
-			return err
-		}
-		outs := f.Outputs("dosguard")
-		if *output < 0 || *output >= len(outs) {
-			return fmt.Errorf("dosguard replay: %s has %d dosguard outputs, no output %d", *cfgPath, len(outs), *output)
-		}
-		for k, v := range outs[*output] {
-			all[strings.ToLower(k)] = v
-		}
-		for _, k := range conf.Unknown(outs[*output]) {
-			fmt.Fprintf(stderr, "dosguard replay: warning: %s: unknown key %s (ignored)\n", *cfgPath, k)
-		}
-	}
-	for k, v := range props {
-		all[strings.ToLower(k)] = v
+	all, err := loadProps("dosguard replay", *cfgPath, *output, props, stderr)
+	if err != nil {
+		return err
 	}
 	if !*noDryRun {
 		all["dry_run"] = "on"
