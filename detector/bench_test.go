@@ -11,16 +11,18 @@ import (
 // bucket, and a record per second that moves the ring each time.
 func BenchmarkObserveAt(b *testing.B) {
 	for _, bm := range []struct {
-		name string
-		addr string
-		step time.Duration
+		name     string
+		addr     string
+		step     time.Duration
+		tumbling bool
 	}{
-		{"v4/same-bucket", "203.0.113.195", 0},
-		{"v6/same-bucket", "2001:db8:85a3::8a2e:370:7334", 0},
-		{"v4/moving-ring", "203.0.113.195", time.Second},
+		{"v4/same-bucket", "203.0.113.195", 0, false},
+		{"v6/same-bucket", "2001:db8:85a3::8a2e:370:7334", 0, false},
+		{"v4/moving-ring", "203.0.113.195", time.Second, false},
+		{"v4/tumbling", "203.0.113.195", time.Second, true},
 	} {
 		b.Run(bm.name, func(b *testing.B) {
-			d := newDetector(b, Config{Window: time.Minute, Threshold: 1 << 30})
+			d := newDetector(b, Config{Window: time.Minute, Threshold: 1 << 30, Tumbling: bm.tumbling})
 			a := netip.MustParseAddr(bm.addr)
 			// Some company in the table, so the map lookup is realistic.
 			for i := range 10_000 {
@@ -31,6 +33,41 @@ func BenchmarkObserveAt(b *testing.B) {
 			for b.Loop() {
 				at = at.Add(bm.step)
 				d.ObserveAt(at, a)
+			}
+		})
+	}
+}
+
+// BenchmarkObserveDistinctAt measures distinct counting on a tracked
+// address: a repeated value, and a new value every record, one a
+// millisecond, so about 60 live values of a threshold of 1000 and a value
+// aging out for each one added once the window is full.
+func BenchmarkObserveDistinctAt(b *testing.B) {
+	for _, bm := range []struct {
+		name     string
+		fresh    bool
+		tumbling bool
+	}{
+		{"repeat", false, false},
+		{"new-values", true, false},
+		{"new-values/tumbling", true, true},
+	} {
+		b.Run(bm.name, func(b *testing.B) {
+			d := newDetector(b, Config{Window: time.Second, Threshold: 1000, Distinct: true, Tumbling: bm.tumbling})
+			a := netip.MustParseAddr("203.0.113.195")
+			for i := range 10_000 {
+				d.ObserveDistinctAt(t0, netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), 1)
+			}
+			at, v := t0, uint64(0)
+			b.ReportAllocs()
+			for b.Loop() {
+				if bm.fresh {
+					at = at.Add(16 * time.Millisecond)
+					v += 0x9e3779b97f4a7c15
+				}
+				if _, ok := d.ObserveDistinctAt(at, a, v); ok {
+					b.Fatal("fired")
+				}
 			}
 		})
 	}
