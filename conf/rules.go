@@ -169,6 +169,10 @@ func finishRule(spec detector.RuleSpec, blockDuration string, def time.Duration)
 	if err := spec.Validate(); err != nil {
 		return Rule{}, err
 	}
+	if spec.Distinct != nil && spec.Threshold > detector.MaxDistinctThreshold {
+		return Rule{}, fmt.Errorf("rule %q: threshold %d: at most %d with distinct (each value is remembered)",
+			spec.Name, spec.Threshold, detector.MaxDistinctThreshold)
+	}
 	r := Rule{RuleSpec: spec, Action: Action(spec.ResolvedAction()), BlockDuration: def}
 	if blockDuration != "" {
 		d, err := ParseDuration(blockDuration)

@@ -12,7 +12,7 @@ import (
 // Defaults and limits for Config.
 const (
 	// DefaultMaxKeys is the number of tracked addresses when
-	// Config.MaxKeys is zero: about 110 MB of state when full with the
+	// Config.MaxKeys is zero: about 140 MB of state when full with the
 	// default 12 buckets (see Detector, Memory).
 	DefaultMaxKeys = 1_000_000
 	// DefaultBuckets is the ring size of a sliding window when
@@ -235,10 +235,11 @@ type dset struct {
 //
 // At most MaxKeys addresses are tracked. An address costs a 32-byte entry,
 // 4*(Buckets+1) bytes of counters and a slot in the index map, none holding
-// a pointer for the garbage collector to scan: with 12 buckets, about 110
+// a pointer for the garbage collector to scan: with 12 buckets, about 140
 // bytes once map load and slice growth are counted; a tumbling window, with
-// 2 counters, about 70 (BenchmarkBytesPerKey). Distinct adds a 32-byte set
-// header and a table of at least 4 slots (64 bytes). SweepAt drops addresses
+// 2 counters, about 85 (BenchmarkBytesPerKey). Distinct adds a 32-byte set
+// header and a table of at least 4 slots (64 bytes): about 240 bytes for an
+// address with a few values. SweepAt drops addresses
 // whose ring lies wholly before the window. When the table is full, a new
 // address evicts the lightest of 8 consecutive entries from a random
 // position: lowest count in its ring at the new record's time (for a
@@ -246,7 +247,9 @@ type dset struct {
 // are never evicted, and if all eight are quiet the new address is not
 // tracked (Stats.Dropped). A heavy hitter hidden in a spray of one-off
 // addresses keeps a count above theirs and survives (TestSprayMemory,
-// BenchmarkSpray10M).
+// BenchmarkSpray10M); only while it has a single record in the ring is it
+// as light as they are, so when the table turns over faster than it sends
+// it may lose its first records, never more.
 //
 // A Detector is not safe for concurrent use; the caller serialises calls.
 type Detector struct {

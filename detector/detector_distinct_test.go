@@ -221,17 +221,6 @@ func TestDistinctSetBounded(t *testing.T) {
 	}
 }
 
-// TestDistinctValidate checks the distinct threshold bound and that a
-// tumbling window is one bucket.
-func TestDistinctValidate(t *testing.T) {
-	if _, err := New(Config{Window: time.Minute, Threshold: MaxDistinctThreshold + 1, Distinct: true}); err == nil {
-		t.Errorf("New with Distinct and Threshold %d: nil error, want one", MaxDistinctThreshold+1)
-	}
-	if _, err := New(Config{Window: time.Minute, Threshold: MaxDistinctThreshold + 1}); err != nil {
-		t.Errorf("New without Distinct and Threshold %d: %v, want nil", MaxDistinctThreshold+1, err)
-	}
-}
-
 func TestObserveDistinctAtAllocs(t *testing.T) {
 	for _, tumbling := range []bool{false, true} {
 		d := newDetector(t, Config{Window: time.Minute, Threshold: 1000, Distinct: true, Tumbling: tumbling})

@@ -471,6 +471,11 @@ func TestConfigValidate(t *testing.T) {
 		{Config{Window: time.Minute, Threshold: 1, Buckets: -1}, "Buckets -1"},
 		{Config{Window: time.Minute, Threshold: 1, Buckets: 1025}, "Buckets 1025: must be in [0, 1024]"},
 		{Config{Buckets: -3}, "Window 0s|Threshold 0|Buckets -3"}, // every error
+		{Config{Window: time.Minute, Threshold: 1, Tumbling: true}, ""},
+		{Config{Window: time.Minute, Threshold: 1, Tumbling: true, Buckets: 1}, ""},
+		{Config{Window: time.Minute, Threshold: 1, Tumbling: true, Buckets: 12}, "Buckets 12: must be 0 or 1 with Tumbling"},
+		{Config{Window: time.Minute, Threshold: MaxDistinctThreshold, Distinct: true}, ""},
+		{Config{Window: time.Minute, Threshold: MaxDistinctThreshold + 1, Distinct: true}, "Threshold 65537: must be in [1, 65536] with Distinct"},
 	}
 	for _, tt := range tests {
 		err := tt.cfg.Validate()
@@ -497,6 +502,10 @@ func TestNewDefaults(t *testing.T) {
 	d := newDetector(t, Config{Window: time.Minute, Threshold: 5})
 	if c := d.Config(); c.MaxKeys != DefaultMaxKeys || c.Buckets != DefaultBuckets {
 		t.Errorf("Config() = %+v, want MaxKeys %d, Buckets %d", c, DefaultMaxKeys, DefaultBuckets)
+	}
+	d = newDetector(t, Config{Window: time.Minute, Threshold: 5, Tumbling: true})
+	if c := d.Config(); c.Buckets != 1 || d.width != int64(time.Minute) || d.ring != 2 {
+		t.Errorf("tumbling: Config() = %+v, width %d, ring %d; want Buckets 1, width 1m, ring 2", c, d.width, d.ring)
 	}
 }
 
