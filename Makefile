@@ -7,7 +7,8 @@ GOFILES := $(shell find . -name '*.go' -not -path './docker/*' -not -name '*_tes
 FUZZTIME ?= 4s
 # Fuzz targets run briefly in `make test`: package:target.
 FUZZ    := ./chunk:FuzzReader ./chunk:FuzzLookup ./chunk:FuzzParsePath \
-           ./detector:FuzzParseAddr ./notify:FuzzSubject
+           ./detector:FuzzParseAddr ./detector:FuzzClientAddr ./detector:FuzzParseQuery \
+           ./detector:FuzzCompileCond ./notify:FuzzSubject
 
 .PHONY: all demo test test-go test-nocgo fuzz vet bench docker clean
 

@@ -529,29 +529,40 @@ type regexpNode struct {
 	neg  bool
 }
 
-// maxRegexpLiterals bounds the literal set of a regexpNode.
-const maxRegexpLiterals = 32
+// Bounds of the literal set of a regexpNode: the number of strings, their
+// length, and the syntax nodes visited to find them (a simplified regexp
+// shares subtrees, so a walk of a{1000}{1000} would be long).
+const (
+	maxRegexpLiterals   = 32
+	maxRegexpLiteralLen = 256
+	maxRegexpNodes      = 1024
+)
 
 func newRegexpNode(path chunk.Path, re *regexp.Regexp, neg bool) *regexpNode {
 	n := &regexpNode{path: path, re: re, neg: neg}
 	if t, err := syntax.Parse(re.String(), syntax.Perl); err == nil {
-		if lits, ok := literalSet(t.Simplify()); ok {
+		budget := maxRegexpNodes
+		if lits, ok := literalSet(t.Simplify(), &budget); ok {
 			n.lits = lits
 		}
 	}
 	return n
 }
 
-// literalSet returns the strings t matches when they are few and t has no
-// anchors, repetition, case folding or classes larger than a few runes.
-func literalSet(t *syntax.Regexp) ([]string, bool) {
+// literalSet returns the strings t matches when they are few and short and
+// t has no anchors, repetition, case folding or classes larger than a few
+// runes. budget bounds the nodes visited.
+func literalSet(t *syntax.Regexp, budget *int) ([]string, bool) {
+	if *budget--; *budget < 0 {
+		return nil, false
+	}
 	switch t.Op {
 	case syntax.OpEmptyMatch:
 		return []string{""}, true
 	case syntax.OpLiteral:
 		// Go's regexp reads invalid UTF-8 as U+FFFD, substring search
 		// does not: leave that rune to the regexp.
-		if t.Flags&syntax.FoldCase != 0 || slices.Contains(t.Rune, utf8.RuneError) {
+		if t.Flags&syntax.FoldCase != 0 || slices.Contains(t.Rune, utf8.RuneError) || len(t.Rune) > maxRegexpLiteralLen {
 			return nil, false
 		}
 		return []string{string(t.Rune)}, true
@@ -567,11 +578,11 @@ func literalSet(t *syntax.Regexp) ([]string, bool) {
 		}
 		return out, len(out) > 0
 	case syntax.OpCapture:
-		return literalSet(t.Sub[0])
+		return literalSet(t.Sub[0], budget)
 	case syntax.OpAlternate:
 		var out []string
 		for _, s := range t.Sub {
-			l, ok := literalSet(s)
+			l, ok := literalSet(s, budget)
 			if !ok || len(out)+len(l) > maxRegexpLiterals {
 				return nil, false
 			}
@@ -581,13 +592,16 @@ func literalSet(t *syntax.Regexp) ([]string, bool) {
 	case syntax.OpConcat:
 		out := []string{""}
 		for _, s := range t.Sub {
-			l, ok := literalSet(s)
+			l, ok := literalSet(s, budget)
 			if !ok || len(out)*len(l) > maxRegexpLiterals {
 				return nil, false
 			}
 			next := make([]string, 0, len(out)*len(l))
 			for _, a := range out {
 				for _, b := range l {
+					if len(a)+len(b) > maxRegexpLiteralLen {
+						return nil, false
+					}
 					next = append(next, a+b)
 				}
 			}

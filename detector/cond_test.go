@@ -702,3 +702,17 @@ func FuzzRegexpLiterals(f *testing.F) {
 		}
 	})
 }
+
+// TestRegexpLiteralsBounded: a huge repetition leaves the literal search
+// quickly instead of building megabytes of literals.
+func TestRegexpLiteralsBounded(t *testing.T) {
+	for _, pat := range []string{"(a{1000}){1000}", "((((((((((a{2}){2}){2}){2}){2}){2}){2}){2}){2}){2}){2}", "[a-z]{2}"} {
+		re, err := regexp.Compile(pat)
+		if err != nil {
+			continue // too large for this Go version's regexp
+		}
+		if n := newRegexpNode(chunk.Path{"f"}, re, false); n.lits != nil {
+			t.Errorf("REGEXP %q: %d literals of length %d, want none", pat, len(n.lits), len(n.lits[0]))
+		}
+	}
+}

@@ -42,10 +42,11 @@ func (g *Guard) decide(ctx context.Context, j job) {
 		g.emit(d)
 		return
 	}
-	if by, ok := g.held[h.Addr]; ok {
-		// Already banned after another rule: this rule stays quiet for the
-		// address until that ban ends.
-		g.log.Debug("already blocked", "host", h.Addr, "rule", ru.Name, "by", by.Name)
+	if _, ok := g.held[h.Addr]; ok || g.manager != nil && g.manager.Covers(h.Addr) {
+		// Already banned (after another rule, by an aggregate, or before a
+		// restart): the rule stays quiet for the address until the ban ends.
+		g.held[h.Addr] = ru
+		g.log.Debug("already blocked", "host", h.Addr, "rule", ru.Name)
 		return
 	}
 	if g.manager == nil {
