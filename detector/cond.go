@@ -87,9 +87,10 @@ func CompileCond(src string) (*Cond, error) {
 
 // Eval reports whether the record body, an encoded msgpack map such as
 // chunk.Event.Body, meets the condition: whether it evaluates to true,
-// unknown counting as false. It does not allocate, except when REGEXP
-// matches the text of a numeric field or a numeric string has more than 19
-// significant digits.
+// unknown counting as false. It does not allocate, save in rare cases:
+// a REGEXP that is not a plain set of literals matching the text of a
+// numeric or boolean field, or a numeric string of more than 32 bytes or at
+// the edge of float64's range.
 func (c *Cond) Eval(body []byte) bool {
 	if c == nil || c.root == nil {
 		return true

@@ -546,6 +546,7 @@ var typicalConds = []struct {
 	{"in", "method IN ('POST','PUT')", true},
 	{"regexp", "agent REGEXP 'sqlmap|nikto'", false},
 	{"regexp_hit", "agent REGEXP 'Chrome/1[0-9]+'", true},
+	{"regexp_re2", "agent REGEXP '(?i)sqlmap|nikto'", false}, // no literal fast path
 	{"like_general", "path LIKE '/wp-%.php%admin%'", true},
 	{"float_text", "size > 5122.5", true},
 	{"or_not_null", "NOT auth = 'ok' OR missing IS NULL", true},
