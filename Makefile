@@ -23,7 +23,7 @@ $(CLI): $(GOFILES)
 demo: $(CLI)
 	./$(CLI) replay -c docker/fluent-bit.conf docker/samples/apache_access.log
 
-test: vet test-nocgo test-go fuzz
+test: $(SO) vet test-nocgo test-go fuzz
 	cd docker && $(GO) test -count=1 ./...
 
 vet:

@@ -19,7 +19,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dosguard/dosguard/acl"
 	"github.com/dosguard/dosguard/chunk"
+	"github.com/dosguard/dosguard/notify"
 )
 
 // Getter reads one property by key; it returns "" when the key is absent.
@@ -125,20 +127,21 @@ const (
 	DefaultExitTimeout    = 5 * time.Second
 	DefaultSubject        = "dosguard: {status} {host} ({rule})"
 
-	DefaultNACLEntryLimit     = 20
-	DefaultAggregatePrefixV4  = 24
-	DefaultAggregatePrefixV6  = 64
-	DefaultEscalationWindow   = 24 * time.Hour
-	DefaultEscalationFactor   = 2.0
-	DefaultBlockDurationMax   = 7 * 24 * time.Hour
-	DefaultMaxBlocksPerMinute = 30
-	DefaultNotifyInterval     = 10 * time.Second
+	// The ban manager's and the notifier's own defaults.
+	DefaultNACLEntryLimit     = acl.DefaultEntryLimit
+	DefaultAggregatePrefixV4  = acl.DefaultAggregatePrefixV4
+	DefaultAggregatePrefixV6  = acl.DefaultAggregatePrefixV6
+	DefaultEscalationWindow   = acl.DefaultEscalationWindow
+	DefaultEscalationFactor   = acl.DefaultEscalationFactor
+	DefaultBlockDurationMax   = acl.DefaultBlockDurationMax
+	DefaultMaxBlocksPerMinute = acl.DefaultMaxBlocksPerMinute
+	DefaultNotifyInterval     = notify.DefaultInterval
 )
 
 // The On_Full policies.
 const (
-	OnFullEvict  = "evict"
-	OnFullRefuse = "refuse"
+	OnFullEvict  = acl.OnFullEvict
+	OnFullRefuse = acl.OnFullRefuse
 )
 
 // Config is the validated configuration of one dosguard instance.

@@ -53,7 +53,7 @@ func buildAll(t *testing.T) (so, host string) {
 		}
 		built.so = filepath.Join(dir, "out_dosguard.so")
 		built.host = filepath.Join(dir, "flbhost")
-		out, err := exec.Command("go", "build", "-buildmode=c-shared", "-o", built.so, ".").CombinedOutput()
+		out, err := exec.Command("go", "build", "-buildmode=c-shared", "-trimpath", "-o", built.so, ".").CombinedOutput()
 		if err != nil {
 			built.err = fmt.Errorf("build .so: %v\n%s", err, out)
 			return

@@ -34,10 +34,7 @@ flags:
 func aclCommand(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("acl", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	cfgPath := fs.String("c", "", "Fluent Bit config file (classic or YAML) with a dosguard output")
-	output := fs.Int("output", 0, "which dosguard output of the config file to use (0 = the first)")
-	props := propFlags{}
-	fs.Var(props, "p", "set a property, Key=Value (repeatable; overrides the config file)")
+	cf := addConfigFlags(fs)
 	dryRun := fs.Bool("dry-run", false, "print what would be done; change nothing")
 	verbose := fs.Bool("v", false, "also print dosguard's own log lines")
 	fs.Usage = func() {
@@ -86,7 +83,7 @@ func aclCommand(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("dosguard acl: unknown command %q", sub)
 	}
 
-	all, err := loadProps("dosguard acl", *cfgPath, *output, props, stderr)
+	all, err := cf.load("dosguard acl", stderr)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -35,4 +36,26 @@ func loadProps(cmd, cfgPath string, output int, props propFlags, stderr io.Write
 		all[strings.ToLower(k)] = v
 	}
 	return all, nil
+}
+
+// configFlags are the flags every command uses to find its config: a Fluent
+// Bit config file, which dosguard output of it, and -p overrides.
+type configFlags struct {
+	path   *string
+	output *int
+	props  propFlags
+}
+
+// addConfigFlags registers -c, --output and -p on fs.
+func addConfigFlags(fs *flag.FlagSet) *configFlags {
+	c := &configFlags{props: propFlags{}}
+	c.path = fs.String("c", "", "Fluent Bit config file (classic or YAML) with a dosguard output")
+	c.output = fs.Int("output", 0, "which dosguard output of the config file to use (0 = the first)")
+	fs.Var(c.props, "p", "set a property, Key=Value (repeatable; overrides the config file)")
+	return c
+}
+
+// load merges the file's output with the -p flags (see loadProps).
+func (c *configFlags) load(cmd string, stderr io.Writer) (conf.Props, error) {
+	return loadProps(cmd, *c.path, *c.output, c.props, stderr)
 }

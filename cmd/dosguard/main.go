@@ -89,10 +89,7 @@ func (p propFlags) Set(s string) error {
 func replay(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	cfgPath := fs.String("c", "", "Fluent Bit config file (classic or YAML) with a dosguard output")
-	output := fs.Int("output", 0, "which dosguard output of the config file to use (0 = the first)")
-	props := propFlags{}
-	fs.Var(props, "p", "set a property, Key=Value (repeatable; overrides the config file)")
+	cf := addConfigFlags(fs)
 	format := fs.String("format", "auto", "log format: auto, apache2, nginx or json (JSON lines)")
 	timeKey := fs.String("time-key", "time", "JSON field holding the record time")
 	tag := fs.String("tag", "access", "tag given to the records")
@@ -114,7 +111,7 @@ func replay(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err := logline.CheckFormat(*format); err != nil {
 		return err
 	}
-	all, err := loadProps("dosguard replay", *cfgPath, *output, props, stderr)
+	all, err := cf.load("dosguard replay", stderr)
 	if err != nil {
 		return err
 	}
