@@ -66,6 +66,8 @@ type Stats struct {
 	Exempt    int64 // records of allowlisted or private addresses
 	Hits      int64 // addresses that tripped the rule
 	QueueFull int64 // hits dropped because the queue was full
+	Evicted   int64 // tracked addresses evicted to keep memory bounded
+	Late      int64 // records too old for their address's window, skipped
 	Blocked   int64
 	Detected  int64
 	Failed    int64
@@ -97,9 +99,11 @@ type Guard struct {
 	hits   chan job
 
 	notes    chan notify.Decision
-	held     map[netip.Addr]*rule   // worker-owned: addresses quiet because they are banned
-	quiet    map[quietKey]time.Time // worker-owned: detect cool-downs, failure back-offs
-	swept    time.Time              // newest record time at the last sweep
+	held     map[netip.Addr]struct{} // worker-owned: addresses quiet because they are banned
+	quiet    map[quietKey]time.Time  // worker-owned: detect cool-downs, failure back-offs
+	swept    time.Time               // newest record time at the last sweep
+	reported detector.Stats          // detector stats at the last eviction report
+	reportAt time.Time               // wall time of the last eviction report
 	stats    counters
 	runCtx   context.Context
 	cancel   context.CancelFunc
@@ -151,7 +155,7 @@ func New(cfg conf.Config, deps Deps, logger *slog.Logger) (*Guard, error) {
 		hits:  make(chan job, cfg.QueueSize),
 		seed:  maphash.MakeSeed(),
 		notes: make(chan notify.Decision, 1024),
-		held:  map[netip.Addr]*rule{},
+		held:  map[netip.Addr]struct{}{},
 		quiet: map[quietKey]time.Time{},
 	}
 	if g.now == nil {
@@ -389,7 +393,21 @@ func (g *Guard) compileRules() error {
 	return nil
 }
 
-// release re-arms addr in every rule of the given action ("" = all).
+// detectorStats sums the rules' detector stats; called with mu held.
+func (g *Guard) detectorStats() detector.Stats {
+	var sum detector.Stats
+	for _, ru := range g.rules {
+		s := ru.det.Stats()
+		sum.Tracked += s.Tracked
+		sum.Evicted += s.Evicted
+		sum.Dropped += s.Dropped
+		sum.Late += s.Late
+	}
+	return sum
+}
+
+// release re-arms addr in rule only, or in every blocking rule when only is
+// nil (a ban ended).
 func (g *Guard) release(addr netip.Addr, only *rule) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -407,13 +425,18 @@ func (g *Guard) release(addr netip.Addr, only *rule) {
 // Stats returns a snapshot of the counters.
 func (g *Guard) Stats() Stats {
 	c := &g.stats
-	return Stats{
+	st := Stats{
 		Records: c.records.Load(), Malformed: c.malformed.Load(), Groups: c.groups.Load(),
 		NoKey: c.noKey.Load(), Invalid: c.invalid.Load(), Exempt: c.exempt.Load(),
 		Hits: c.hits.Load(), QueueFull: c.queueFull.Load(), Blocked: c.blocked.Load(),
 		Detected: c.detected.Load(), Failed: c.failed.Load(), Unblocked: c.unblocked.Load(),
 		NotifyErr: c.notifyErr.Load(),
 	}
+	g.mu.Lock()
+	d := g.detectorStats()
+	g.mu.Unlock()
+	st.Evicted, st.Late = d.Evicted, d.Late
+	return st
 }
 
 // Close stops taking hits, lets the worker finish the queued ones and the
@@ -453,7 +476,7 @@ func (g *Guard) Close(ctx context.Context) error {
 	g.log.Info("stopped", "records", st.Records, "blocked", st.Blocked, "detected", st.Detected,
 		"failed", st.Failed, "unblocked", st.Unblocked, "invalid", st.Invalid, "no_key", st.NoKey,
 		"exempt", st.Exempt, "malformed", st.Malformed, "queue_full", st.QueueFull,
-		"active_bans", g.activeCount())
+		"evicted", st.Evicted, "late", st.Late, "active_bans", g.activeCount())
 	return err
 }
 

@@ -1,10 +1,14 @@
 package guard
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -123,3 +127,64 @@ func TestBurstIsBatched(t *testing.T) {
 		}
 	}
 }
+
+// TestEvictionsReported: a spray beyond Max_Tracked_Keys shows in the stats
+// and in one rate-limited log line, and the heavy hitter inside it is still
+// blocked.
+func TestEvictionsReported(t *testing.T) {
+	cfg, err := conf.Parse(conf.Props{"Threshold": "50", "Max_Tracked_Keys": "100"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	tick := make(chan time.Time)
+	decs := make(chan notify.Decision, 10)
+	g, err := New(cfg, Deps{Now: func() time.Time { return t0 }, Tick: tick,
+		OnDecision: func(d notify.Decision) { decs <- d }},
+		slog.New(NewLogHandler(&logs, "output:dosguard:test", slog.LevelInfo)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close(context.Background())
+	var c []byte
+	for i := 0; i < 5000; i++ {
+		c = records(c, fmt.Sprintf("198.18.%d.%d", i/250, i%250+1), 1, t0.Add(time.Duration(i)*time.Millisecond), 0)
+		if i%100 == 0 {
+			c = records(c, "203.0.113.99", 1, t0.Add(time.Duration(i)*time.Millisecond), 0)
+		}
+	}
+	g.Flush(c, "access")
+	select {
+	case d := <-decs:
+		if d.Host != "203.0.113.99" {
+			t.Errorf("decision for %s, want the heavy hitter 203.0.113.99", d.Host)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the heavy hitter hidden in the spray was not caught")
+	}
+	if st := g.Stats(); st.Evicted < 4000 {
+		t.Errorf("evicted = %d, want the spray's one-off addresses evicted", st.Evicted)
+	}
+	tick <- t0.Add(time.Minute)
+	tick <- t0.Add(time.Minute + time.Second) // rate-limited: no second line
+	tick <- t0.Add(2 * time.Minute)           // nothing new: no line
+	if n := strings.Count(logs.String(), "addresses evicted to keep memory bounded"); n != 1 {
+		t.Errorf("eviction log lines = %d, want 1:\n%s", n, logs.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the worker and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }

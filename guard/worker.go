@@ -45,7 +45,7 @@ func (g *Guard) decide(ctx context.Context, j job) {
 	if _, ok := g.held[h.Addr]; ok || g.manager != nil && g.manager.Covers(h.Addr) {
 		// Already banned (after another rule, by an aggregate, or before a
 		// restart): the rule stays quiet for the address until the ban ends.
-		g.held[h.Addr] = ru
+		g.held[h.Addr] = struct{}{}
 		g.log.Debug("already blocked", "host", h.Addr, "rule", ru.Name)
 		return
 	}
@@ -65,7 +65,7 @@ func (g *Guard) decide(ctx context.Context, j job) {
 		g.emitEvent(ru, h, e)
 		switch {
 		case e.Prefix.Contains(h.Addr) && e.Status == acl.StatusBlocked:
-			g.held[h.Addr] = ru
+			g.held[h.Addr] = struct{}{}
 		case e.Prefix.Contains(h.Addr) && e.Status == acl.StatusFailed:
 			// Back off for one window, so a full NACL or a broken role is
 			// not retried for every record.
@@ -111,13 +111,30 @@ func (g *Guard) ExpireAt(ctx context.Context, now time.Time) {
 		g.release(k.addr, k.rule)
 	}
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	if g.newest.Sub(g.swept) >= time.Minute {
 		for _, ru := range g.rules {
 			ru.det.SweepAt(g.newest)
 		}
 		g.swept = g.newest
 	}
+	st := g.detectorStats()
+	g.mu.Unlock()
+	g.reportEvictions(now, st)
+}
+
+// evictionReportEvery rate-limits the log line about evictions.
+const evictionReportEvery = time.Minute
+
+// reportEvictions logs, at most once a minute, how many tracked addresses
+// were evicted or dropped to keep memory bounded since the last report.
+func (g *Guard) reportEvictions(now time.Time, st detector.Stats) {
+	ev, dr := st.Evicted-g.reported.Evicted, st.Dropped-g.reported.Dropped
+	if ev+dr == 0 || now.Sub(g.reportAt) < evictionReportEvery {
+		return
+	}
+	g.log.Warn("tracking table full: addresses evicted to keep memory bounded",
+		"evicted", ev, "dropped", dr, "tracked", st.Tracked, "max_tracked_keys", g.cfg.MaxTrackedKeys)
+	g.reported, g.reportAt = st, now
 }
 
 // releaseIn re-arms every held address inside p (one address, or all the
