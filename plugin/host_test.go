@@ -327,3 +327,38 @@ func TestHostBadConfigStopsInit(t *testing.T) {
 		}
 	}
 }
+
+// TestHostStartupCheck: a Network ACL that does not exist, or credentials
+// that may not write it, stop Init with one line naming the ACL.
+func TestHostStartupCheck(t *testing.T) {
+	so, _ := buildAll(t)
+	ec2 := acltest.NewServer()
+	defer ec2.Close()
+	ec2.DefaultACL(hostACL)
+	tests := []struct {
+		acl, want string
+		deny      bool
+	}{
+		{"acl-0aaaaaaaaaaaaaaa0", "acl-0aaaaaaaaaaaaaaa0 not found", false},
+		{hostACL, "UnauthorizedOperation", true},
+	}
+	for _, tt := range tests {
+		ec2.DenyWrites(tt.deny)
+		script := fmt.Sprintf("load %s\nregister\nprop 0 Threshold 10\nprop 0 Network_ACL_ID %s\nprop 0 EC2_Endpoint %s\ninit 0\nexpect rc 0\nunregister\n",
+			so, tt.acl, ec2.URL())
+		run := runHost(t, script)
+		if run.err != nil {
+			t.Errorf("%s: host: %v\n%s%s", tt.acl, run.err, run.stdout, run.stderr)
+			continue
+		}
+		var lines []string
+		for _, l := range strings.Split(strings.TrimSpace(run.stderr), "\n") {
+			if strings.Contains(l, "[error]") {
+				lines = append(lines, l)
+			}
+		}
+		if len(lines) != 1 || !strings.Contains(lines[0], tt.want) {
+			t.Errorf("%s: error lines = %q, want one containing %q", tt.acl, lines, tt.want)
+		}
+	}
+}
