@@ -184,6 +184,16 @@ func finishRule(spec detector.RuleSpec, blockDuration string, def time.Duration)
 	return r, nil
 }
 
+// Blocks reports whether any rule blocks (the others only detect).
+func (c Config) Blocks() bool {
+	for _, r := range c.Rules {
+		if r.Action == ActionBlock {
+			return true
+		}
+	}
+	return false
+}
+
 // Describe renders a rule for logs: name, action, window and threshold.
 func (r Rule) Describe() string {
 	var b strings.Builder

@@ -34,7 +34,7 @@ func RetryOptions(o *retry.StandardOptions) {
 // role). It makes no network call: credentials are resolved on first use.
 func AWSDeps(ctx context.Context, cfg conf.Config) (Deps, error) {
 	var d Deps
-	needEC2 := cfg.Action == conf.ActionBlock && len(cfg.ACLIDs) > 0
+	needEC2 := cfg.Blocks() && len(cfg.ACLIDs) > 0
 	needSNS := cfg.TopicARN != ""
 	if !needEC2 && !needSNS {
 		return d, nil

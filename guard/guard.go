@@ -169,7 +169,7 @@ func New(cfg conf.Config, deps Deps, logger *slog.Logger) (*Guard, error) {
 	if err != nil {
 		return nil, fmt.Errorf("guard: %w", err)
 	}
-	if g.blocks() && len(cfg.ACLIDs) > 0 {
+	if cfg.Blocks() && len(cfg.ACLIDs) > 0 {
 		if deps.EC2 == nil {
 			return nil, errors.New("guard: Network ACL ids are set but there is no EC2 client")
 		}
@@ -228,16 +228,6 @@ func (g *Guard) Start(ctx context.Context) error {
 	g.notifyWG.Add(1)
 	go g.publish(ntick)
 	return nil
-}
-
-// blocks reports whether any rule blocks.
-func (g *Guard) blocks() bool {
-	for _, ru := range g.rules {
-		if ru.Action == conf.ActionBlock {
-			return true
-		}
-	}
-	return false
 }
 
 // FlushStats describes one flushed chunk.
