@@ -16,12 +16,14 @@ import (
 //
 //	[2026/11/21 10:00:00] [ info] [output:dosguard:dosguard.0] blocked 203.0.113.7 rule=block.default
 type LogHandler struct {
-	mu     *sync.Mutex
-	w      io.Writer
-	level  slog.Leveler
-	prefix string // "[output:dosguard:dosguard.0] "
-	attrs  string // pre-rendered " k=v" pairs from WithAttrs
-	group  string
+	mu      *sync.Mutex
+	w       io.Writer
+	level   slog.Leveler
+	enabled func(slog.Level) bool    // instead of level, when set
+	sink    func(slog.Level, string) // instead of w, when set
+	prefix  string                   // "[output:dosguard:dosguard.0] "
+	attrs   string                   // pre-rendered " k=v" pairs from WithAttrs
+	group   string
 }
 
 var _ slog.Handler = (*LogHandler)(nil)
@@ -32,8 +34,19 @@ func NewLogHandler(w io.Writer, component string, level slog.Leveler) *LogHandle
 	return &LogHandler{mu: new(sync.Mutex), w: w, level: level, prefix: "[" + component + "] "}
 }
 
+// NewSinkHandler returns a handler that hands each line, without the time
+// and level prefix ("[component] message k=v"), to sink: the plugin passes
+// Fluent Bit's own logger, which adds them and applies the instance's
+// log_level through enabled.
+func NewSinkHandler(component string, enabled func(slog.Level) bool, sink func(slog.Level, string)) *LogHandler {
+	return &LogHandler{mu: new(sync.Mutex), enabled: enabled, sink: sink, prefix: "[" + component + "] "}
+}
+
 // Enabled reports whether records at l are written.
 func (h *LogHandler) Enabled(_ context.Context, l slog.Level) bool {
+	if h.enabled != nil {
+		return h.enabled(l)
+	}
 	return l >= h.level.Level()
 }
 
@@ -44,8 +57,10 @@ func (h *LogHandler) Handle(_ context.Context, r slog.Record) error {
 		t = time.Now()
 	}
 	var b strings.Builder
-	b.WriteString(t.Format("[2006/01/02 15:04:05] "))
-	b.WriteString(levelTag(r.Level))
+	if h.sink == nil {
+		b.WriteString(t.Format("[2006/01/02 15:04:05.000] "))
+		b.WriteString(levelTag(r.Level))
+	}
 	b.WriteString(h.prefix)
 	b.WriteString(r.Message)
 	b.WriteString(h.attrs)
@@ -53,6 +68,10 @@ func (h *LogHandler) Handle(_ context.Context, r slog.Record) error {
 		appendAttr(&b, h.group, a)
 		return true
 	})
+	if h.sink != nil {
+		h.sink(r.Level, b.String())
+		return nil
+	}
 	b.WriteByte('\n')
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -125,5 +144,5 @@ func appendAttr(b *strings.Builder, group string, a slog.Attr) {
 
 // ConfigError formats a start-up error as the one line Fluent Bit shows.
 func ConfigError(component string, err error) string {
-	return fmt.Sprintf("%s[error] [%s] %v", time.Now().Format("[2006/01/02 15:04:05] "), component, err)
+	return fmt.Sprintf("%s[error] [%s] %v", time.Now().Format("[2006/01/02 15:04:05.000] "), component, err)
 }

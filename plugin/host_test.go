@@ -200,6 +200,7 @@ prop 1 action detect
 prop 1 rule_name detect.scan
 prop 1 sns_topic_arn %[3]s
 prop 1 sns_endpoint %[5]s
+prop 1 log_level warn
 init 0
 expect rc 1
 init 1
@@ -282,9 +283,15 @@ unregister
 	}
 
 	// Logs are in Fluent Bit's format and name the instance.
-	line := regexp.MustCompile(`(?m)^\[\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\] \[ warn\] \[output:dosguard:dosguard\.\d+\] blocked 203\.0\.113\.7 rule=block\.flood`)
+	line := regexp.MustCompile(`(?m)^\[\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d{3}\] \[ warn\] \[output:dosguard:dosguard\.\d+\] blocked 203\.0\.113\.7 rule=block\.flood`)
 	if !line.MatchString(run.stderr) {
 		t.Errorf("no Fluent Bit style 'blocked' line in stderr:\n%s", run.stderr)
+	}
+	// Lines go through Fluent Bit's logger, which applies each instance's
+	// log_level: instance 1 (warn) logs its decision but not its info lines.
+	if strings.Contains(run.stderr, "[output:dosguard:dosguard.1] started") ||
+		!strings.Contains(run.stderr, "[output:dosguard:dosguard.1] detected 203.0.113.7") {
+		t.Errorf("instance 1 with log_level warn: want its warn lines only:\n%s", run.stderr)
 	}
 	// Exit reports the counts: truncated and garbage chunks were counted, the
 	// group markers skipped, and the bad keys and exempt addresses counted.

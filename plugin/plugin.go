@@ -66,26 +66,26 @@ func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
 	defer recovered("init", &rc, output.FLB_ERROR)
 	name := fmt.Sprintf("%s.%d", pluginName, instanceSeq.Add(1)-1)
 	component := "output:" + pluginName + ":" + name
+	logger, fail := logger(plugin, component)
 	cfg, err := conf.Parse(propGetter{plugin})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, guard.ConfigError(component, err))
+		fail(err)
 		return output.FLB_ERROR
 	}
-	logger := slog.New(guard.NewLogHandler(os.Stderr, component, slog.LevelInfo))
 	deps, err := guard.AWSDeps(context.Background(), cfg)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, guard.ConfigError(component, err))
+		fail(err)
 		return output.FLB_ERROR
 	}
 	g, err := guard.New(cfg, deps, logger)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, guard.ConfigError(component, err))
+		fail(err)
 		return output.FLB_ERROR
 	}
 	startCtx, cancel := context.WithTimeout(context.Background(), 3*cfg.AWSTimeout)
 	defer cancel()
 	if err := g.Start(startCtx); err != nil {
-		fmt.Fprintln(os.Stderr, guard.ConfigError(component, err))
+		fail(err)
 		return output.FLB_ERROR
 	}
 	inst := &instance{name: name, g: g, cfg: cfg, log: logger}

@@ -149,6 +149,7 @@ enum inst_state { INST_NEW = 0, INST_RUNNING, INST_EXITED };
 struct flb_output_instance {
     int id;
     enum inst_state state;
+    int log_level; /* like ins->log_level: FLB_LOG_* from the core key log_level */
     struct prop *props;
     size_t nprops, capprops;
     struct flb_plugin_proxy_context *context; /* like ins->context */
@@ -280,17 +281,27 @@ static void *input_get_cmt_instance(struct flb_input_instance *ins)
     return NULL;
 }
 
+/* log_print renders a line as flb_log_print does on a thread that is not a
+ * Fluent Bit worker: "[YYYY/MM/DD HH:MM:SS.mmm] [ info] <message>" on stderr. */
 static void log_print(int level, const char *file, int line, const char *fmt,
                       ...)
 {
+    static const char *tags[] = {"", "error", " warn", " info", "debug", "trace"};
+    char msg[4096], stamp[32];
+    struct timespec ts;
+    struct tm tm;
     va_list ap;
 
-    fprintf(stderr, "flbhost: log_print[%d] %s:%d: ", level,
-            file ? file : "?", line);
+    (void)file;
+    (void)line;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    localtime_r(&ts.tv_sec, &tm);
+    strftime(stamp, sizeof(stamp), "%Y/%m/%d %H:%M:%S", &tm);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    fprintf(stderr, "[%s.%03ld] [%s] %s\n", stamp, ts.tv_nsec / 1000000,
+            level >= 1 && level <= 5 ? tags[level] : "  ???", msg);
 }
 
 static int input_log_check(struct flb_input_instance *ins, int level)
@@ -300,11 +311,12 @@ static int input_log_check(struct flb_input_instance *ins, int level)
     return 1;
 }
 
+/* output_log_check is flb_output_log_check: the instance's log_level. */
 static int output_log_check(struct flb_output_instance *ins, int level)
 {
-    (void)ins;
-    (void)level;
-    return 1;
+    int set = ins && ins->log_level ? ins->log_level : 3 /* info */;
+
+    return level <= set;
 }
 
 static const char *custom_get_property(const char *key,
@@ -760,6 +772,14 @@ static void cmd_prop(char *args)
         *--end = '\0';
     }
     if (core_key(key)) {
+        if (strcasecmp(key, "log_level") == 0) {
+            static const char *names[] = {"off", "error", "warn", "info", "debug", "trace"};
+            for (int l = 0; l <= 5; l++) {
+                if (strcasecmp(args, names[l]) == 0) {
+                    ins->log_level = l == 0 ? -1 : l;
+                }
+            }
+        }
         result("prop ok core=1");
         return;
     }
