@@ -323,12 +323,7 @@ func TestHostBadConfigStopsInit(t *testing.T) {
 			t.Errorf("%s=%s: host: %v\n%s%s", tt.key, tt.value, run.err, run.stdout, run.stderr)
 			continue
 		}
-		var lines []string
-		for _, l := range strings.Split(strings.TrimSpace(run.stderr), "\n") {
-			if strings.Contains(l, "[error]") {
-				lines = append(lines, l)
-			}
-		}
+		lines := errorLines(run.stderr)
 		if len(lines) != 1 || !strings.Contains(lines[0], tt.want) {
 			t.Errorf("%s=%s: error lines = %q, want one containing %q", tt.key, tt.value, lines, tt.want)
 		}
@@ -358,14 +353,20 @@ func TestHostStartupCheck(t *testing.T) {
 			t.Errorf("%s: host: %v\n%s%s", tt.acl, run.err, run.stdout, run.stderr)
 			continue
 		}
-		var lines []string
-		for _, l := range strings.Split(strings.TrimSpace(run.stderr), "\n") {
-			if strings.Contains(l, "[error]") {
-				lines = append(lines, l)
-			}
-		}
+		lines := errorLines(run.stderr)
 		if len(lines) != 1 || !strings.Contains(lines[0], tt.want) {
 			t.Errorf("%s: error lines = %q, want one containing %q", tt.acl, lines, tt.want)
 		}
 	}
+}
+
+// errorLines returns the [error] lines of the host's stderr.
+func errorLines(stderr string) []string {
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(stderr), "\n") {
+		if strings.Contains(l, "[error]") {
+			lines = append(lines, l)
+		}
+	}
+	return lines
 }
