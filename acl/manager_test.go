@@ -148,7 +148,7 @@ func TestFull(t *testing.T) {
 				default:
 					want = []string{fmt.Sprintf("failed to block %s [no free rule number]", host)}
 					if n := cost; n != 1 {
-						t.Errorf("attacker %d: refused block made %d calls, want 1 Describe and no Create", i, n)
+						t.Errorf("attacker %d: refused block made %d calls, want 1 Describe and no Create: %v", i, n, actions(srv.Calls()[calls:]))
 					}
 				}
 				if got := short(evs); !slices.Equal(got, want) {
@@ -713,4 +713,13 @@ func TestNewManagerConfig(t *testing.T) {
 			t.Errorf("%s: NewManager error %v, want one with %q", tt.name, err, tt.want)
 		}
 	}
+}
+
+// actions lists the actions of calls, for failure messages.
+func actions(calls []acltest.Call) []string {
+	var out []string
+	for _, c := range calls {
+		out = append(out, c.Action)
+	}
+	return out
 }
