@@ -1,6 +1,6 @@
 module github.com/dosguard/dosguard
 
-go 1.24
+go 1.24.0
 
 require (
 	github.com/aws/aws-sdk-go-v2 v1.47.7
@@ -25,4 +25,5 @@ require (
 	github.com/aws/aws-sdk-go-v2/service/ssooidc v1.44.3 // indirect
 	github.com/aws/aws-sdk-go-v2/service/sts v1.51.8 // indirect
 	github.com/ugorji/go/codec v1.1.7 // indirect
+	golang.org/x/time v0.14.0 // indirect
 )

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/dosguard/dosguard/ban"
 	"strings"
 	"sync"
 	"testing"
@@ -177,7 +178,7 @@ func TestFloodIsBlockedWithinOneFlush(t *testing.T) {
 		t.Fatalf("flush 2 hits = %d, want 1", fs.Hits)
 	}
 	d := r.decision()
-	if d.Status != notify.StatusBlocked || d.Host != "203.0.113.7" || d.Requests != 100 {
+	if d.Status != ban.Blocked || d.Host != "203.0.113.7" || d.Requests != 100 {
 		t.Fatalf("decision = %+v, want blocked 203.0.113.7 with 100 requests", d)
 	}
 	if got, want := denies(r.ec2, acl1), []string{"1 203.0.113.7/32"}; !equal(got, want) {
@@ -225,7 +226,7 @@ func TestFloodIsBlockedWithinOneFlush(t *testing.T) {
 func TestExpiryUnblocks(t *testing.T) {
 	r := newRig(t, conf.Props{"Threshold": "10", "Block_Duration": "5m"})
 	r.g.Flush(records(nil, "203.0.113.9", 10, t0, time.Second), "access")
-	if d := r.decision(); d.Status != notify.StatusBlocked {
+	if d := r.decision(); d.Status != ban.Blocked {
 		t.Fatalf("decision = %s, want blocked", d.Status)
 	}
 	r.message()
@@ -243,7 +244,7 @@ func TestExpiryUnblocks(t *testing.T) {
 		r.tick <- t0.Add(s.at)
 		if s.wantUnblk {
 			d := r.decision()
-			if d.Status != notify.StatusUnblocked || d.Host != "203.0.113.9" {
+			if d.Status != ban.Unblocked || d.Host != "203.0.113.9" {
 				t.Fatalf("step %d: decision = %s %s, want unblocked 203.0.113.9", i, d.Status, d.Host)
 			}
 			_, body := r.message()
@@ -259,7 +260,7 @@ func TestExpiryUnblocks(t *testing.T) {
 	}
 	// The address can trip the rule again after its ban.
 	r.g.Flush(records(nil, "203.0.113.9", 10, t0.Add(6*time.Minute), time.Second), "access")
-	if d := r.decision(); d.Status != notify.StatusBlocked {
+	if d := r.decision(); d.Status != ban.Blocked {
 		t.Errorf("after expiry: decision = %s, want blocked again", d.Status)
 	}
 }
@@ -268,7 +269,7 @@ func TestDetectLeavesACLAlone(t *testing.T) {
 	r := newRig(t, conf.Props{"Threshold": "10", "Action": "detect"})
 	r.g.Flush(records(nil, "203.0.113.10", 20, t0, time.Second), "access")
 	d := r.decision()
-	if d.Status != notify.StatusDetected || d.Rule != "detect.default" {
+	if d.Status != ban.Detected || d.Rule != "detect.default" {
 		t.Fatalf("decision = %s %s, want detected by detect.default", d.Status, d.Rule)
 	}
 	_, body := r.message()
@@ -284,7 +285,7 @@ func TestTwoACLsAndIPv6(t *testing.T) {
 	r := newRig(t, conf.Props{"Threshold": "5", "Network_ACL_ID": acl1 + "," + acl2})
 	r.g.Flush(records(nil, "2001:db8::bad", 5, t0, time.Second), "access")
 	d := r.decision()
-	if d.Status != notify.StatusBlocked || len(d.RuleNumbers) != 2 {
+	if d.Status != ban.Blocked || len(d.RuleNumbers) != 2 {
 		t.Fatalf("decision = %+v, want blocked in two ACLs", d)
 	}
 	for _, id := range []string{acl1, acl2} {
@@ -325,11 +326,11 @@ func TestFullACLFailsWithReason(t *testing.T) {
 		d := r.decision()
 		got[d.Host] = d
 	}
-	if d := got["203.0.113.3"]; d.Status != notify.StatusFailed || d.Reason != "no free rule number" {
+	if d := got["203.0.113.3"]; d.Status != ban.Failed || d.Reason != "no free rule number" {
 		t.Errorf("third = %s %q, want failed to block: no free rule number", d.Status, d.Reason)
 	}
 	for _, h := range []string{"203.0.113.1", "203.0.113.2"} {
-		if got[h].Status != notify.StatusBlocked {
+		if got[h].Status != ban.Blocked {
 			t.Errorf("%s = %s, want blocked", h, got[h].Status)
 		}
 	}
@@ -350,13 +351,13 @@ func TestThrottlingAndErrorsEndInADecision(t *testing.T) {
 	r := newRig(t, conf.Props{"Threshold": "2", "AWS_Timeout": "2s"})
 	r.ec2.Fail(acltest.CreateNetworkAclEntry, "RequestLimitExceeded", 503, 2)
 	r.g.Flush(records(nil, "203.0.113.20", 2, t0, time.Second), "access")
-	if d := r.decision(); d.Status != notify.StatusBlocked {
+	if d := r.decision(); d.Status != ban.Blocked {
 		t.Fatalf("after 2 throttles: %s %q, want blocked (retried)", d.Status, d.Reason)
 	}
 	r.ec2.Fail(acltest.DescribeNetworkAcls, "InternalError", 500, 100)
 	r.g.Flush(records(nil, "203.0.113.21", 2, t0, time.Second), "access")
 	d := r.decision()
-	if d.Status != notify.StatusFailed || d.Reason == "" {
+	if d.Status != ban.Failed || d.Reason == "" {
 		t.Fatalf("after a 5xx storm: %s %q, want failed to block with a reason", d.Status, d.Reason)
 	}
 }
@@ -367,7 +368,7 @@ func TestSNSOutageDoesNotHoldUpBlocking(t *testing.T) {
 	r.g.Flush(records(nil, "203.0.113.30", 2, t0, time.Second), "access")
 	r.g.Flush(records(nil, "203.0.113.31", 2, t0, time.Second), "access")
 	for i := 0; i < 2; i++ {
-		if d := r.decision(); d.Status != notify.StatusBlocked {
+		if d := r.decision(); d.Status != ban.Blocked {
 			t.Fatalf("decision %d = %s, want blocked while SNS stalls", i, d.Status)
 		}
 	}
@@ -414,7 +415,7 @@ func TestDryRunDecidesWithoutWriting(t *testing.T) {
 	r := newRig(t, conf.Props{"Threshold": "3", "Dry_Run": "on"})
 	r.g.Flush(records(nil, "203.0.113.40", 3, t0, time.Second), "access")
 	d := r.decision()
-	if d.Status != notify.StatusBlocked || !d.DryRun {
+	if d.Status != ban.Blocked || !d.DryRun {
 		t.Fatalf("decision = %s dry_run=%v, want blocked in dry-run", d.Status, d.DryRun)
 	}
 	if n := r.ec2.CallCount(acltest.CreateNetworkAclEntry); n != 0 {
@@ -439,7 +440,7 @@ func TestConcurrentFlushes(t *testing.T) {
 	}
 	wg.Wait()
 	d := r.decision()
-	if d.Status != notify.StatusBlocked || d.Requests != 400 {
+	if d.Status != ban.Blocked || d.Requests != 400 {
 		t.Fatalf("decision = %s requests=%d, want blocked at exactly 400", d.Status, d.Requests)
 	}
 	r.noDecision()

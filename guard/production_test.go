@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/dosguard/dosguard/ban"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -48,7 +49,7 @@ func TestRestartKeepsBans(t *testing.T) {
 	props := conf.Props{"Threshold": "2", "State_File": state, "Block_Duration": "10m"}
 	r := newRig(t, props)
 	r.g.Flush(records(nil, "203.0.113.60", 2, t0, time.Second), "access")
-	if d := r.decision(); d.Status != notify.StatusBlocked {
+	if d := r.decision(); d.Status != ban.Blocked {
 		t.Fatalf("decision = %s, want blocked", d.Status)
 	}
 	r.close()
@@ -78,7 +79,7 @@ func TestRestartKeepsBans(t *testing.T) {
 	tick <- t0.Add(10 * time.Minute)
 	select {
 	case d := <-decs:
-		if d.Status != notify.StatusUnblocked || d.Host != "203.0.113.60" {
+		if d.Status != ban.Unblocked || d.Host != "203.0.113.60" {
 			t.Errorf("after restart: %s %s, want unblocked 203.0.113.60 at the original expiry", d.Status, d.Host)
 		}
 	case <-time.After(10 * time.Second):

@@ -3,6 +3,7 @@ package guard
 import (
 	"context"
 	"errors"
+	"github.com/dosguard/dosguard/ban"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -38,7 +39,7 @@ func (g *Guard) decide(ctx context.Context, j job) {
 		d := g.decision(ru, h, now)
 		until := now.Add(cooldown(ru))
 		g.quiet[quietKey{ru, h.Addr}] = until
-		d.Status, d.ExpiresAt, d.ACLIDs = notify.StatusDetected, until, nil
+		d.Status, d.ExpiresAt, d.ACLIDs = ban.Detected, until, nil
 		g.emit(d)
 		return
 	}
@@ -53,7 +54,7 @@ func (g *Guard) decide(ctx context.Context, j job) {
 		// Dry-run without Network ACLs: decide only; the address stays
 		// quiet for the ban's length as if it had been blocked.
 		d := g.decision(ru, h, now)
-		d.Status = notify.StatusBlocked
+		d.Status = ban.Blocked
 		if ru.BlockDuration > 0 {
 			d.ExpiresAt = now.Add(ru.BlockDuration)
 			g.quiet[quietKey{ru, h.Addr}] = d.ExpiresAt
@@ -152,7 +153,7 @@ func (g *Guard) releaseIn(p netip.Prefix) {
 // hit that caused it, nil for expiries and start-up reconciliation.
 func (g *Guard) emitEvent(ru *rule, h detector.Hit, e acl.Event) {
 	d := notify.Decision{
-		Host: hostString(e.Prefix), Status: notify.Status(e.Status), Reason: e.Reason,
+		Host: hostString(e.Prefix), Status: ban.Status(e.Status), Reason: e.Reason,
 		ExpiresAt: e.ExpiresAt, ProcessedAt: g.now().UTC().Truncate(time.Second), DryRun: g.cfg.DryRun,
 	}
 	for _, en := range e.Entries {
@@ -228,16 +229,16 @@ func (g *Guard) decision(ru *rule, h detector.Hit, now time.Time) notify.Decisio
 func (g *Guard) emit(d notify.Decision) {
 	level := slog.LevelInfo
 	switch d.Status {
-	case notify.StatusBlocked:
+	case ban.Blocked:
 		g.stats.blocked.Add(1)
 		level = slog.LevelWarn
-	case notify.StatusDetected:
+	case ban.Detected:
 		g.stats.detected.Add(1)
 		level = slog.LevelWarn
-	case notify.StatusFailed:
+	case ban.Failed:
 		g.stats.failed.Add(1)
 		level = slog.LevelError
-	case notify.StatusUnblocked:
+	case ban.Unblocked:
 		g.stats.unblocked.Add(1)
 	}
 	attrs := []slog.Attr{

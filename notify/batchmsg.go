@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/dosguard/dosguard/ban"
 	"strconv"
 	"strings"
 	"time"
@@ -26,7 +27,7 @@ const mixed = "mixed"
 
 // statusOrder is the order of the counts in a batch message and its
 // subject; other statuses follow in the order they first appear.
-var statusOrder = [...]Status{StatusBlocked, StatusFailed, StatusUnblocked, StatusDetected}
+var statusOrder = [...]ban.Status{ban.Blocked, ban.Failed, ban.Unblocked, ban.Detected}
 
 // batchOverhead bounds the bytes of a batch body around its decisions and
 // counts: 20 bytes per number, 64 for the time.
@@ -171,7 +172,7 @@ type statusCount struct {
 }
 
 // statusKey is the status as it appears in a decision's JSON.
-func statusKey(s Status) string { return truncate(string(s), maxRuleBytes) }
+func statusKey(s ban.Status) string { return truncate(string(s), maxRuleBytes) }
 
 // countStatuses counts ds by status in the order of statusOrder, then in
 // order of first appearance, leaving out statuses with no decision.

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/dosguard/dosguard/ban"
 	"maps"
 	"strings"
 	"testing"
@@ -48,14 +49,14 @@ func hostsIn(t *testing.T, body string) ([]string, *batchBody) {
 	return hs, &b
 }
 
-func withStatus(s notify.Status, rule, host string) notify.Decision {
+func withStatus(s ban.Status, rule, host string) notify.Decision {
 	d := blocked()
 	d.Status, d.Rule, d.Host = s, rule, host
 	return d
 }
 
 func TestBatchBody(t *testing.T) {
-	a, b := blocked(), withStatus(notify.StatusFailed, "block.flood", "198.51.100.2")
+	a, b := blocked(), withStatus(ban.Failed, "block.flood", "198.51.100.2")
 	b.Reason, b.ProcessedAt = "acl: create entry 17 in acl-0abc: NetworkAclEntryLimitExceeded", t2
 	n := newNotifier(t, notify.Config{TopicARN: topic}, &notifytest.Fake{})
 	ins := n.BatchInputs([]notify.Decision{a, b})
@@ -89,16 +90,16 @@ func TestBatchInputs(t *testing.T) {
 	}{
 		{
 			name: "one status, one rule", topic: topic,
-			ds:       []notify.Decision{withStatus(notify.StatusBlocked, "block.flood", "a"), withStatus(notify.StatusBlocked, "block.flood", "b")},
+			ds:       []notify.Decision{withStatus(ban.Blocked, "block.flood", "a"), withStatus(ban.Blocked, "block.flood", "b")},
 			wantSubj: "dosguard: 2 decisions (2 blocked)", wantAttrs: map[string]string{"status": "blocked", "rule": "block.flood"},
 			wantHosts: []string{"a", "b"}, wantCount: map[string]int{"blocked": 2},
 		},
 		{
 			name: "every status, counts in fixed order", topic: topic,
 			ds: []notify.Decision{
-				withStatus(notify.StatusDetected, "detect.scan", "a"), withStatus(notify.StatusUnblocked, "block.flood", "b"),
-				withStatus(notify.StatusFailed, "block.flood", "c"), withStatus(notify.StatusBlocked, "block.flood", "d"),
-				withStatus(notify.StatusBlocked, "block.flood", "e"),
+				withStatus(ban.Detected, "detect.scan", "a"), withStatus(ban.Unblocked, "block.flood", "b"),
+				withStatus(ban.Failed, "block.flood", "c"), withStatus(ban.Blocked, "block.flood", "d"),
+				withStatus(ban.Blocked, "block.flood", "e"),
 			},
 			wantSubj:  "dosguard: 5 decisions (2 blocked, 1 failed to block, 1 unblocked, 1 detected)",
 			wantAttrs: map[string]string{"status": "mixed", "rule": "mixed"},
@@ -108,7 +109,7 @@ func TestBatchInputs(t *testing.T) {
 		{
 			name: "unknown and empty statuses follow", topic: topic,
 			ds: []notify.Decision{
-				withStatus("quarantined", "r", "a"), withStatus("", "r", "b"), withStatus(notify.StatusBlocked, "r", "c"),
+				withStatus("quarantined", "r", "a"), withStatus("", "r", "b"), withStatus(ban.Blocked, "r", "c"),
 			},
 			wantSubj:  "dosguard: 3 decisions (1 blocked, 1 quarantined, 1 unknown)",
 			wantAttrs: map[string]string{"status": "mixed", "rule": "r"},
@@ -116,31 +117,31 @@ func TestBatchInputs(t *testing.T) {
 		},
 		{
 			name: "no rule: no rule attribute", topic: topic,
-			ds:       []notify.Decision{withStatus(notify.StatusBlocked, "", "a"), withStatus(notify.StatusBlocked, "", "b")},
+			ds:       []notify.Decision{withStatus(ban.Blocked, "", "a"), withStatus(ban.Blocked, "", "b")},
 			wantSubj: "dosguard: 2 decisions (2 blocked)", wantAttrs: map[string]string{"status": "blocked"},
 			wantHosts: []string{"a", "b"}, wantCount: map[string]int{"blocked": 2},
 		},
 		{
 			name: "all dry runs", topic: topic,
-			ds:       dry(withStatus(notify.StatusBlocked, "block.flood", "a"), withStatus(notify.StatusBlocked, "block.flood", "b")),
+			ds:       dry(withStatus(ban.Blocked, "block.flood", "a"), withStatus(ban.Blocked, "block.flood", "b")),
 			wantSubj: "dosguard: 2 decisions (2 blocked)", wantAttrs: map[string]string{"status": "blocked", "rule": "block.flood"},
 			wantHosts: []string{"a", "b"}, wantCount: map[string]int{"blocked": 2}, wantDry: true,
 		},
 		{
 			name: "some dry runs are not a dry run", topic: topic,
-			ds:       append(dry(withStatus(notify.StatusBlocked, "block.flood", "a")), withStatus(notify.StatusBlocked, "block.flood", "b")),
+			ds:       append(dry(withStatus(ban.Blocked, "block.flood", "a")), withStatus(ban.Blocked, "block.flood", "b")),
 			wantSubj: "dosguard: 2 decisions (2 blocked)", wantAttrs: map[string]string{"status": "blocked", "rule": "block.flood"},
 			wantHosts: []string{"a", "b"}, wantCount: map[string]int{"blocked": 2},
 		},
 		{
 			name: "fifo, one rule: grouped by rule", topic: fifoTopic,
-			ds:       []notify.Decision{withStatus(notify.StatusBlocked, "block.flood", "a"), withStatus(notify.StatusFailed, "block.flood", "b")},
+			ds:       []notify.Decision{withStatus(ban.Blocked, "block.flood", "a"), withStatus(ban.Failed, "block.flood", "b")},
 			wantSubj: "dosguard: 2 decisions (1 blocked, 1 failed to block)", wantAttrs: map[string]string{"status": "mixed", "rule": "block.flood"},
 			wantGroup: "block.flood", wantHosts: []string{"a", "b"}, wantCount: map[string]int{"blocked": 1, "failed to block": 1},
 		},
 		{
 			name: "fifo, mixed rules: one group", topic: fifoTopic,
-			ds:       []notify.Decision{withStatus(notify.StatusBlocked, "block.flood", "a"), withStatus(notify.StatusBlocked, "block.login", "b")},
+			ds:       []notify.Decision{withStatus(ban.Blocked, "block.flood", "a"), withStatus(ban.Blocked, "block.login", "b")},
 			wantSubj: "dosguard: 2 decisions (2 blocked)", wantAttrs: map[string]string{"status": "blocked", "rule": "mixed"},
 			wantGroup: "dosguard", wantHosts: []string{"a", "b"}, wantCount: map[string]int{"blocked": 2},
 		},
@@ -206,7 +207,7 @@ func TestBatchSubjectAlwaysValid(t *testing.T) {
 	n := newNotifier(t, notify.Config{TopicARN: topic}, &notifytest.Fake{})
 	var ds []notify.Decision
 	for i := range 30 {
-		ds = append(ds, withStatus(notify.Status(fmt.Sprintf("état\n%d %s", i, strings.Repeat("x", 40))), "r", "h"))
+		ds = append(ds, withStatus(ban.Status(fmt.Sprintf("état\n%d %s", i, strings.Repeat("x", 40))), "r", "h"))
 	}
 	subj := aws.ToString(n.BatchInputs(ds)[0].Subject)
 	if len(subj) > notify.MaxSubjectLen || !strings.HasPrefix(subj, "dosguard: 30 decisions (1 ?tat0 xxx") {
@@ -221,8 +222,8 @@ func TestBatchSubjectAlwaysValid(t *testing.T) {
 
 func TestNotifyBatchPublish(t *testing.T) {
 	mixedDs := []notify.Decision{
-		withStatus(notify.StatusBlocked, "block.flood", "a"), withStatus(notify.StatusBlocked, "block.flood", "b"),
-		withStatus(notify.StatusBlocked, "block.flood", "c"), withStatus(notify.StatusFailed, "block.flood", "d"),
+		withStatus(ban.Blocked, "block.flood", "a"), withStatus(ban.Blocked, "block.flood", "b"),
+		withStatus(ban.Blocked, "block.flood", "c"), withStatus(ban.Failed, "block.flood", "d"),
 	}
 	tests := []struct {
 		name      string
@@ -287,7 +288,7 @@ func TestNotifyBatchPublish(t *testing.T) {
 func TestNotifyBatchFIFORetry(t *testing.T) {
 	s := newServer(t)
 	n := newNotifier(t, notify.Config{TopicARN: fifoTopic}, s.Client(t))
-	ds := []notify.Decision{withStatus(notify.StatusBlocked, "block.flood", "a"), withStatus(notify.StatusBlocked, "block.flood", "b")}
+	ds := []notify.Decision{withStatus(ban.Blocked, "block.flood", "a"), withStatus(ban.Blocked, "block.flood", "b")}
 	for i := range 2 {
 		if err := n.NotifyBatch(context.Background(), ds); err != nil {
 			t.Fatalf("step %d: NotifyBatch = %v", i, err)
@@ -346,11 +347,11 @@ func TestNotifyBatchSplit(t *testing.T) {
 	hs := hosts(5000)
 	small := make([]notify.Decision, len(hs))
 	for i, h := range hs {
-		small[i] = withStatus([]notify.Status{notify.StatusBlocked, notify.StatusFailed, notify.StatusUnblocked}[i%3], "block.flood", h)
+		small[i] = withStatus([]ban.Status{ban.Blocked, ban.Failed, ban.Unblocked}[i%3], "block.flood", h)
 	}
 	big := make([]notify.Decision, 20)
 	for i := range big {
-		big[i] = withStatus(notify.StatusFailed, "block.flood", hs[i])
+		big[i] = withStatus(ban.Failed, "block.flood", hs[i])
 		big[i].Reason = strings.Repeat(`"`, 1<<20) // cut to 16 KiB, each escaped to 2 bytes
 	}
 	tests := []struct {
@@ -378,7 +379,7 @@ func TestNotifyBatchSplit(t *testing.T) {
 }
 
 func TestNotifyBatchErrors(t *testing.T) {
-	ds := []notify.Decision{withStatus(notify.StatusBlocked, "block.flood", "a"), withStatus(notify.StatusBlocked, "block.flood", "b")}
+	ds := []notify.Decision{withStatus(ban.Blocked, "block.flood", "a"), withStatus(ban.Blocked, "block.flood", "b")}
 	s := newServer(t)
 	n := newNotifier(t, notify.Config{TopicARN: topic}, s.Client(t))
 	s.Fail("AuthorizationError", 403, 1)
@@ -392,7 +393,7 @@ func TestNotifyBatchErrors(t *testing.T) {
 	hs := hosts(3000)
 	many := make([]notify.Decision, len(hs))
 	for i, h := range hs {
-		many[i] = withStatus(notify.StatusBlocked, "block.flood", h)
+		many[i] = withStatus(ban.Blocked, "block.flood", h)
 	}
 	s = newServer(t)
 	n = newNotifier(t, notify.Config{TopicARN: topic}, s.Client(t))
@@ -434,7 +435,7 @@ func BenchmarkBatchInputs100(b *testing.B) {
 	}
 	ds := make([]notify.Decision, 100)
 	for i, h := range hosts(len(ds)) {
-		ds[i] = withStatus(notify.StatusBlocked, "block.flood", h)
+		ds[i] = withStatus(ban.Blocked, "block.flood", h)
 	}
 	b.ReportAllocs()
 	for b.Loop() {

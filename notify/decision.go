@@ -1,25 +1,10 @@
 package notify
 
 import (
+	"github.com/dosguard/dosguard/ban"
 	"strconv"
 	"time"
 	"unicode/utf8"
-)
-
-// Status is what dosguard did about a client, as carried in the "status"
-// field of a notification and in its "status" message attribute.
-type Status string
-
-// The statuses a Decision can carry.
-const (
-	// StatusBlocked means deny entries were added for the client.
-	StatusBlocked Status = "blocked"
-	// StatusDetected means a detect-only rule was crossed; nothing was blocked.
-	StatusDetected Status = "detected"
-	// StatusFailed means a block was attempted and failed; Reason says why.
-	StatusFailed Status = "failed to block"
-	// StatusUnblocked means the ban expired and the deny entries were removed.
-	StatusUnblocked Status = "unblocked"
 )
 
 // MaxMessageBytes is the largest message SNS accepts from Publish by default
@@ -52,7 +37,7 @@ type Decision struct {
 	// Window is the length of the sliding window the rule counts in.
 	Window time.Duration
 	// Status is what was done.
-	Status Status
+	Status ban.Status
 	// ACLIDs are the network ACLs that got (or lost) a deny entry.
 	ACLIDs []string
 	// RuleNumbers are the NACL rule numbers used, in the order of ACLIDs.

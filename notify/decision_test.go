@@ -3,6 +3,7 @@ package notify_test
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/dosguard/dosguard/ban"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,7 @@ var (
 func blocked() notify.Decision {
 	return notify.Decision{
 		Rule: "block.flood", Host: "203.0.113.7", Requests: 1000, Window: time.Minute,
-		Status: notify.StatusBlocked, ACLIDs: []string{"acl-0abc", "acl-0def"}, RuleNumbers: []int{17, 18},
+		Status: ban.Blocked, ACLIDs: []string{"acl-0abc", "acl-0def"}, RuleNumbers: []int{17, 18},
 		ExpiresAt: t2, ProcessedAt: t1, Time: t0,
 	}
 }
@@ -41,14 +42,14 @@ func TestDecisionJSON(t *testing.T) {
 		{
 			name: "detected",
 			d: func(d *notify.Decision) {
-				d.Rule, d.Status, d.ACLIDs, d.RuleNumbers, d.ExpiresAt = "detect.scan", notify.StatusDetected, nil, nil, time.Time{}
+				d.Rule, d.Status, d.ACLIDs, d.RuleNumbers, d.ExpiresAt = "detect.scan", ban.Detected, nil, nil, time.Time{}
 			},
 			want: `{"rule":"detect.scan","host":"203.0.113.7","requests":1000,"window":"60s","status":"detected","acl_ids":[],"rule_numbers":[],"expires_at":null,"processed_at":"2024-05-01T12:00:05Z","proccessed_at":"2024-05-01T12:00:05Z","time":"2024-05-01T12:00:00Z","dry_run":false}`,
 		},
 		{
 			name: "failed",
 			d: func(d *notify.Decision) {
-				d.Status, d.ACLIDs, d.RuleNumbers, d.ExpiresAt = notify.StatusFailed, []string{"acl-0abc"}, nil, time.Time{}
+				d.Status, d.ACLIDs, d.RuleNumbers, d.ExpiresAt = ban.Failed, []string{"acl-0abc"}, nil, time.Time{}
 				d.Reason = `acl: create entry 17 in acl-0abc: NetworkAclEntryLimitExceeded`
 			},
 			want: `{"rule":"block.flood","host":"203.0.113.7","requests":1000,"window":"60s","status":"failed to block","acl_ids":["acl-0abc"],"rule_numbers":[],"reason":"acl: create entry 17 in acl-0abc: NetworkAclEntryLimitExceeded","expires_at":null,"processed_at":"2024-05-01T12:00:05Z","proccessed_at":"2024-05-01T12:00:05Z","time":"2024-05-01T12:00:00Z","dry_run":false}`,
@@ -56,7 +57,7 @@ func TestDecisionJSON(t *testing.T) {
 		{
 			name: "unblocked",
 			d: func(d *notify.Decision) {
-				d.Status, d.ProcessedAt = notify.StatusUnblocked, t2
+				d.Status, d.ProcessedAt = ban.Unblocked, t2
 			},
 			want: `{"rule":"block.flood","host":"203.0.113.7","requests":1000,"window":"60s","status":"unblocked","acl_ids":["acl-0abc","acl-0def"],"rule_numbers":[17,18],"expires_at":"2024-05-01T13:00:05Z","processed_at":"2024-05-01T13:00:05Z","proccessed_at":"2024-05-01T13:00:05Z","time":"2024-05-01T12:00:00Z","dry_run":false}`,
 		},
@@ -117,7 +118,7 @@ func TestDecisionJSONLimits(t *testing.T) {
 		ids[i] = huge[:100]
 		nums[i] = -1 << 62
 	}
-	d := notify.Decision{Rule: huge, Host: huge, Status: notify.Status(huge), Reason: huge, ACLIDs: ids, RuleNumbers: nums,
+	d := notify.Decision{Rule: huge, Host: huge, Status: ban.Status(huge), Reason: huge, ACLIDs: ids, RuleNumbers: nums,
 		Requests: -1 << 62, ExpiresAt: t2, ProcessedAt: t1, Time: t0}
 	msg := d.AppendJSON(nil)
 	if len(msg) > notify.MaxMessageBytes/2+notify.MaxMessageBytes/4 {

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"github.com/dosguard/dosguard/ban"
 	"strings"
 	"testing"
 	"time"
@@ -45,9 +46,9 @@ func TestPublishEachStatus(t *testing.T) {
 	s := newServer(t)
 	n := newNotifier(t, notify.Config{TopicARN: topic}, s.Client(t))
 	decisions := []notify.Decision{blocked(), blocked(), blocked(), blocked()}
-	decisions[1].Status, decisions[1].Rule, decisions[1].ACLIDs, decisions[1].RuleNumbers = notify.StatusDetected, "detect.scan", nil, nil
-	decisions[2].Status, decisions[2].Reason = notify.StatusFailed, "acl: create entry 17 in acl-0abc: NetworkAclEntryLimitExceeded"
-	decisions[3].Status, decisions[3].ProcessedAt = notify.StatusUnblocked, t2
+	decisions[1].Status, decisions[1].Rule, decisions[1].ACLIDs, decisions[1].RuleNumbers = ban.Detected, "detect.scan", nil, nil
+	decisions[2].Status, decisions[2].Reason = ban.Failed, "acl: create entry 17 in acl-0abc: NetworkAclEntryLimitExceeded"
+	decisions[3].Status, decisions[3].ProcessedAt = ban.Unblocked, t2
 	for i, d := range decisions {
 		if err := n.Notify(context.Background(), d); err != nil {
 			t.Fatalf("step %d: Notify(%s) = %v", i, d.Status, err)
@@ -267,7 +268,7 @@ func TestPublishLongSubject(t *testing.T) {
 func TestPublishHugeDecision(t *testing.T) {
 	s := newServer(t)
 	d := blocked()
-	d.Status = notify.StatusFailed
+	d.Status = ban.Failed
 	d.Reason = strings.Repeat("\"error\"\n", 1<<17) // 1 MiB, every quote and newline escaped
 	d.ACLIDs = make([]string, 5000)
 	for i := range d.ACLIDs {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/dosguard/dosguard/ban"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -236,7 +237,7 @@ func TestRun(t *testing.T) {
 			lp.clock.Set(st.at)
 			switch st.op {
 			case "send":
-				lp.send(withStatus(notify.StatusBlocked, "block.flood", st.host))
+				lp.send(withStatus(ban.Blocked, "block.flood", st.host))
 			case "tick":
 				running = lp.settle()
 			case "close":
@@ -283,7 +284,7 @@ func TestRunBurst(t *testing.T) {
 	hs := hosts(100)
 	for i, h := range hs {
 		lp.clock.Set(time.Duration(i) * 50 * time.Millisecond) // 100 decisions in 5s
-		lp.send(withStatus([]notify.Status{notify.StatusBlocked, notify.StatusFailed}[i%2], "block.flood", h))
+		lp.send(withStatus([]ban.Status{ban.Blocked, ban.Failed}[i%2], "block.flood", h))
 	}
 	lp.settle()
 	// Run reads the clock when it takes a decision, which may be after the
@@ -325,8 +326,8 @@ func TestRunReportsFailures(t *testing.T) {
 	n := newNotifier(t, notify.Config{TopicARN: topic}, srv.Client(t))
 	lp := startLoop(t, n, srv, notify.NewBatcher(0, 10), notify.NewLimiter(0, 1))
 	srv.Fail("AuthorizationError", 403, 1)
-	lp.send(withStatus(notify.StatusBlocked, "block.flood", "a"))
-	lp.send(withStatus(notify.StatusBlocked, "block.flood", "b"))
+	lp.send(withStatus(ban.Blocked, "block.flood", "a"))
+	lp.send(withStatus(ban.Blocked, "block.flood", "b"))
 	close(lp.in)
 	lp.wait()
 	want := "notify: publish blocked a to " + topic + ": AuthorizationError: notifytest: injected AuthorizationError"
@@ -343,7 +344,7 @@ func TestRunCancelReportsPending(t *testing.T) {
 	n := newNotifier(t, notify.Config{TopicARN: topic}, srv.Client(t))
 	lp := startLoop(t, n, srv, notify.NewBatcher(time.Hour, 10), nil)
 	for _, h := range []string{"a", "b", "c"} {
-		lp.send(withStatus(notify.StatusBlocked, "block.flood", h))
+		lp.send(withStatus(ban.Blocked, "block.flood", h))
 	}
 	lp.cancel()
 	lp.wait()

@@ -1,6 +1,7 @@
 package notify_test
 
 import (
+	"github.com/dosguard/dosguard/ban"
 	"strings"
 	"testing"
 
@@ -18,7 +19,7 @@ func TestSubject(t *testing.T) {
 		{name: "default", tmpl: "", want: "dosguard: blocked 203.0.113.7 (block.flood)"},
 		{name: "default spelled out", tmpl: notify.DefaultSubject, want: "dosguard: blocked 203.0.113.7 (block.flood)"},
 		{name: "all placeholders", tmpl: "[{rule}] {status}: {host} made {requests} requests", want: "[block.flood] blocked: 203.0.113.7 made 1000 requests"},
-		{name: "failed status", tmpl: "", d: func(d *notify.Decision) { d.Status = notify.StatusFailed }, want: "dosguard: failed to block 203.0.113.7 (block.flood)"},
+		{name: "failed status", tmpl: "", d: func(d *notify.Decision) { d.Status = ban.Failed }, want: "dosguard: failed to block 203.0.113.7 (block.flood)"},
 		{name: "unknown placeholder kept", tmpl: "{time} {host}", want: "{time} 203.0.113.7"},
 		{name: "env syntax is not ours", tmpl: "${host}", want: "$203.0.113.7"},
 		{name: "unclosed brace", tmpl: "{host", want: "{host"},
@@ -57,7 +58,7 @@ func FuzzSubject(f *testing.F) {
 	f.Add("{status} {host} {rule} {requests}", "\n\xff日本", "\u2028", -1)
 	f.Add(strings.Repeat("{host}", 50), strings.Repeat(" ", 120), "", 0)
 	f.Fuzz(func(t *testing.T, tmpl, host, rule string, requests int) {
-		d := notify.Decision{Host: host, Rule: rule, Requests: requests, Status: notify.StatusBlocked}
+		d := notify.Decision{Host: host, Rule: rule, Requests: requests, Status: ban.Blocked}
 		s := notify.Subject(tmpl, d)
 		if len(s) < 1 || len(s) > notify.MaxSubjectLen {
 			t.Fatalf("Subject(%q) = %q: %d characters, want 1..99", tmpl, s, len(s))
