@@ -47,9 +47,10 @@ type Deps struct {
 	// Tick drives expiry and sweeps; each value is the current wall time.
 	// nil means Start makes a one-second ticker.
 	Tick <-chan time.Time
-	// NotifyTick paces the notifier (batch interval, rate limit, drain);
-	// nil means Start makes a one-second ticker. The notifier's own clock
-	// is the real one: pacing SNS is about real seconds.
+	// NotifyTick wakes the notifier to publish what has become due (a
+	// group after Notify_Interval, a message the rate limit held back, the
+	// drain at Close); nil means Start makes a one-second ticker. The
+	// notifier reads the time from Now, like the rest of the guard.
 	NotifyTick <-chan time.Time
 	// OnDecision, if set, is called by the worker after each decision is
 	// logged and queued for SNS (the CLI prints it; tests observe it).
@@ -78,15 +79,14 @@ type Stats struct {
 // Guard is one dosguard instance. Flush is safe for concurrent use (Fluent
 // Bit's workers N); Start and Close are called once each.
 type Guard struct {
-	cfg        conf.Config
-	log        *slog.Logger
-	now        func() time.Time
-	tick       <-chan time.Time
-	notifyTick <-chan time.Time
-	onDec      func(notify.Decision)
-	manager    *acl.Manager // nil: no NACL calls (detect only, or dry-run without ACL ids)
-	notifier   *notify.Notifier
-	exempt     *detector.Exemptions
+	cfg     conf.Config
+	log     *slog.Logger
+	now     func() time.Time
+	tick    <-chan time.Time
+	onDec   func(notify.Decision)
+	manager *acl.Manager // nil: no NACL calls (detect only, or dry-run without ACL ids)
+	notes   *notes       // the notification path: queue and publisher
+	exempt  *detector.Exemptions
 
 	mu     sync.Mutex // guards the rules' detectors, scratch, newest, closed and sends on hits
 	rules  []*rule
@@ -98,7 +98,6 @@ type Guard struct {
 	closed bool
 	hits   chan job
 
-	notes    chan notify.Decision
 	held     map[netip.Addr]struct{} // worker-owned: addresses quiet because they are banned
 	quiet    map[quietKey]time.Time  // worker-owned: detect cool-downs, failure back-offs
 	swept    time.Time               // newest record time at the last sweep
@@ -109,7 +108,6 @@ type Guard struct {
 	cancel   context.CancelFunc
 	started  bool
 	workerWG sync.WaitGroup
-	notifyWG sync.WaitGroup
 	stopTick func()
 }
 
@@ -154,7 +152,6 @@ func New(cfg conf.Config, deps Deps, logger *slog.Logger) (*Guard, error) {
 		cfg: cfg, log: logger, now: deps.Now, tick: deps.Tick, onDec: deps.OnDecision,
 		hits:  make(chan job, cfg.QueueSize),
 		seed:  maphash.MakeSeed(),
-		notes: make(chan notify.Decision, 1024),
 		held:  map[netip.Addr]struct{}{},
 		quiet: map[quietKey]time.Time{},
 	}
@@ -178,12 +175,9 @@ func New(cfg conf.Config, deps Deps, logger *slog.Logger) (*Guard, error) {
 			return nil, fmt.Errorf("guard: %w", err)
 		}
 	}
-	g.notifyTick = deps.NotifyTick
-	g.notifier, err = notify.New(notify.Config{
-		TopicARN: cfg.TopicARN, Subject: cfg.Subject, CallTimeout: cfg.AWSTimeout,
-	}, deps.SNS, logger)
+	g.notes, err = newNotes(cfg, deps, g.now, logger, &g.stats.notifyErr)
 	if err != nil {
-		return nil, fmt.Errorf("guard: %w", err)
+		return nil, err
 	}
 	return g, nil
 }
@@ -217,7 +211,7 @@ func (g *Guard) Start(ctx context.Context) error {
 		stops = append(stops, t.Stop)
 		return t.C
 	}
-	tick, ntick := ticker(g.tick), ticker(g.notifyTick)
+	tick, ntick := ticker(g.tick), ticker(g.notes.tick)
 	g.stopTick = func() {
 		for _, s := range stops {
 			s()
@@ -225,8 +219,7 @@ func (g *Guard) Start(ctx context.Context) error {
 	}
 	g.workerWG.Add(1)
 	go g.work(tick)
-	g.notifyWG.Add(1)
-	go g.publish(ntick)
+	g.notes.start(g.runCtx, ntick)
 	return nil
 }
 
@@ -448,8 +441,7 @@ func (g *Guard) Close(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		g.workerWG.Wait()
-		close(g.notes)
-		g.notifyWG.Wait()
+		g.notes.drain()
 		close(done)
 	}()
 	var err error

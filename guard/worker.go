@@ -261,28 +261,7 @@ func (g *Guard) emit(d notify.Decision) {
 	if g.onDec != nil {
 		g.onDec(d)
 	}
-	if !g.notifier.Enabled() {
-		return
-	}
-	select {
-	case g.notes <- d:
-	default:
-		g.stats.notifyErr.Add(1)
-		g.log.Error("notification queue full: not published", "status", string(d.Status), "host", d.Host)
-	}
-}
-
-// publish is the notifier goroutine: it batches decisions within
-// Notify_Interval, paces SNS and retries there, never in the worker.
-func (g *Guard) publish(tick <-chan time.Time) {
-	defer g.notifyWG.Done()
-	g.notifier.Run(g.runCtx, g.notes, tick, notify.RunOptions{
-		Batcher: notify.NewBatcher(g.cfg.NotifyInterval, notify.DefaultMaxPending),
-		OnError: func(lost int, err error) {
-			g.stats.notifyErr.Add(int64(lost))
-			g.log.Error("notification failed", "decisions", lost, "error", err)
-		},
-	})
+	g.notes.push(d)
 }
 
 func hostPrefix(a netip.Addr) netip.Prefix {

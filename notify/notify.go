@@ -10,15 +10,18 @@
 //
 // Under attack decisions come in bursts, and SNS deactivates email
 // subscriptions above 10 messages a second, so the plugin does not call
-// Notify per decision. A Batcher holds decisions for at most an interval
-// (DefaultInterval, 10s); NotifyBatch then publishes everything pending as
-// one message listing the decisions with counts per status (several
-// messages only when the list exceeds MaxBatchBytes; a lone decision keeps
-// the one-decision form); and a Limiter, a token bucket, keeps the rate at
-// one message a second with bursts of five (DefaultEvery, DefaultBurst).
-// Run is the loop that ties them together for the plugin's notifier
-// goroutine. Batcher and Limiter take the time as an argument, so tests
-// drive them on a fixed timeline.
+// Notify per decision. It pushes each decision onto a Queue, the one
+// bounded buffer (it drops the oldest, and counts them); a Publisher takes
+// them off on its own goroutine. The first decision after a quiet period
+// goes out at once; those that follow within the interval
+// (DefaultInterval, 10s) go out together, a group at most every interval,
+// through NotifyBatch, which lists the decisions with counts per status
+// (several messages only when the list exceeds MaxBatchBytes; a lone
+// decision keeps the one-decision form). Every message takes a token from
+// a golang.org/x/time/rate limiter: one a second with bursts of five
+// (DefaultEvery, DefaultBurst). The Publisher reads the time from an
+// injected clock and Round applies the policy once, so tests drive it on a
+// fixed timeline.
 //
 // Every message carries the message attributes "status" and "rule" (for a
 // batch, the shared value or "mixed") so subscriptions can filter on them.
@@ -32,7 +35,7 @@
 // publishes nothing: the caller's log is then the only record.
 //
 // A Notifier holds no mutable state and starts no goroutines; it is safe for
-// concurrent use. A Batcher or Limiter belongs to one goroutine.
+// concurrent use. A Queue is too; a Publisher belongs to one goroutine.
 package notify
 
 import (

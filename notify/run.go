@@ -6,134 +6,190 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
-// ErrDropped is reported to RunOptions.OnError for each decision the
-// Batcher dropped because too many were pending.
+// DefaultInterval is Notify_Interval's default: after the first decision of
+// a quiet period, the others go out in groups at most this often.
+const DefaultInterval = 10 * time.Second
+
+// The default publishing rate: one message a second sustained, bursts of up
+// to five. SNS deactivates email subscriptions above 10 messages a second
+// (per account), so the default stays well below even in a burst.
+const (
+	DefaultEvery = time.Second
+	DefaultBurst = 5
+)
+
+// ErrDropped is reported to PublisherConfig.OnError with the number of
+// decisions the Queue dropped because too many were pending.
 var ErrDropped = errors.New("notify: too many decisions pending: oldest dropped")
 
-// RunOptions are Run's dependencies besides its channels.
-type RunOptions struct {
-	// Now returns the current time; nil means time.Now.
+// NewPace returns the limiter that spaces batches: one token, one more
+// every interval. An interval of zero (or less) never holds back.
+func NewPace(interval time.Duration) *rate.Limiter {
+	if interval <= 0 {
+		return rate.NewLimiter(rate.Inf, 1)
+	}
+	return rate.NewLimiter(rate.Every(interval), 1)
+}
+
+// NewLimit returns the limiter that paces Publish calls: bursts of up to
+// burst (at least 1), then one every `every`. every <= 0 means no limit.
+// NewLimit(DefaultEvery, DefaultBurst) is the default.
+func NewLimit(every time.Duration, burst int) *rate.Limiter {
+	if every <= 0 {
+		return rate.NewLimiter(rate.Inf, 1)
+	}
+	return rate.NewLimiter(rate.Every(every), max(burst, 1))
+}
+
+// PublisherConfig is what a Publisher needs besides its Notifier and Queue.
+type PublisherConfig struct {
+	// Now returns the current time; nil means time.Now. Give it the same
+	// clock as whoever pushes the decisions.
 	Now func() time.Time
-	// Batcher holds decisions between publishes; nil means
-	// NewBatcher(DefaultInterval, DefaultMaxPending). Run owns it while it
-	// runs.
-	Batcher *Batcher
-	// Limiter paces the Publish calls; nil means NewLimiter(DefaultEvery,
-	// DefaultBurst). Run owns it while it runs.
-	Limiter *Limiter
-	// OnError is called on Run's goroutine with the number of decisions
-	// that will not be published and why: a failed Publish (the error
-	// NotifyBatch would return for it), ErrDropped, or ctx's error when Run
-	// stops early. Nil means each is logged at Error level.
+	// Pace spaces the batches (see NewPace); nil means
+	// NewPace(DefaultInterval). The Publisher owns it.
+	Pace *rate.Limiter
+	// Limit paces the Publish calls, one token per message (see
+	// NewLimit); nil means NewLimit(DefaultEvery, DefaultBurst). The
+	// Publisher owns it.
+	Limit *rate.Limiter
+	// OnError is called on the publishing goroutine with the number of
+	// decisions that will not be published and why: a failed Publish (the
+	// error NotifyBatch would return for it), ErrDropped, or the context's
+	// error when Run stops early. Nil means each is logged at Error level.
 	OnError func(lost int, err error)
 }
 
-// Run is a notifier loop: it takes decisions from in, holds them in the
-// Batcher and, whenever they are due and the Limiter allows, publishes
-// them as NotifyBatch does, one message per token. While the Limiter holds
-// back, decisions keep collecting and go out together with the next token. It looks at the time
-// (opts.Now) when a decision arrives and on every value from tick, so tick
-// sets the granularity: a decision goes out at most the batch interval plus
-// one tick period after it arrived, while the Limiter has tokens.
+// Publisher takes decisions off a Queue and publishes them through a
+// Notifier. The policy, on the times Now returns:
 //
-// Run never blocks the sender beyond its own Publish calls (each bounded by
-// the call timeout): the caller gives in a buffer and decides what to do
-// when it is full. When in is closed, everything pending is published
-// without waiting for the interval, still paced by the Limiter (so tick
-// must keep ticking until Run returns), and Run returns once all is
-// published or has failed. When ctx is done, Run reports what is left to
-// OnError and returns at once; ctx also bounds each Publish.
+//   - The first decision after a quiet period goes out at once, in the
+//     round the Publisher wakes for it, in the one-decision form.
+//   - Decisions that follow within the interval are grouped: all that are
+//     pending when the interval has passed go out together (see
+//     NotifyBatch), and so on, a group at most every interval (Pace). A
+//     full Queue, or a closed one, goes out without waiting for the
+//     interval.
+//   - Every message takes a token from Limit. While Limit holds back,
+//     decisions stay in the Queue and join the next message; a split
+//     batch sends its parts as tokens come.
 //
-// A Notifier without a topic consumes in and publishes nothing.
-func (n *Notifier) Run(ctx context.Context, in <-chan Decision, tick <-chan time.Time, opts RunOptions) {
-	r := runner{n: n, now: opts.Now, b: opts.Batcher, l: opts.Limiter, onErr: opts.OnError}
-	if r.now == nil {
-		r.now = time.Now
+// Round applies this once; Run calls Round whenever the Queue signals or
+// tick ticks, so the tick sets how soon a held-back group goes out after
+// its time has come. A Publisher starts no goroutines; Round and Run
+// belong to one goroutine.
+type Publisher struct {
+	n     *Notifier
+	q     *Queue
+	now   func() time.Time
+	pace  *rate.Limiter
+	limit *rate.Limiter
+	onErr func(int, error)
+	parts []message // the parts of a split batch not yet sent, in order
+}
+
+// NewPublisher returns a Publisher of q's decisions through n. A Notifier
+// without a topic takes the decisions and publishes nothing.
+func NewPublisher(n *Notifier, q *Queue, cfg PublisherConfig) *Publisher {
+	p := &Publisher{n: n, q: q, now: cfg.Now, pace: cfg.Pace, limit: cfg.Limit, onErr: cfg.OnError}
+	if p.now == nil {
+		p.now = time.Now
 	}
-	if r.b == nil {
-		r.b = NewBatcher(DefaultInterval, DefaultMaxPending)
+	if p.pace == nil {
+		p.pace = NewPace(DefaultInterval)
 	}
-	if r.l == nil {
-		r.l = NewLimiter(DefaultEvery, DefaultBurst)
+	if p.limit == nil {
+		p.limit = NewLimit(DefaultEvery, DefaultBurst)
 	}
-	if r.onErr == nil {
-		r.onErr = func(lost int, err error) {
-			n.logger.LogAttrs(ctx, slog.LevelError, "notification failed", slog.Int("decisions", lost), slog.Any("error", err))
+	if p.onErr == nil {
+		p.onErr = func(lost int, err error) {
+			n.logger.LogAttrs(context.Background(), slog.LevelError, "notification failed", slog.Int("decisions", lost), slog.Any("error", err))
 		}
 	}
-	for in != nil || r.busy() {
+	return p
+}
+
+// Run calls Round whenever q signals or tick ticks, until q is closed and
+// everything is published or has failed: the drain is still paced by
+// Limit, so tick must keep ticking (and the clock moving) until Run
+// returns. When ctx is done, Run reports what is left to OnError and
+// returns at once; ctx also bounds each Publish.
+func (p *Publisher) Run(ctx context.Context, tick <-chan time.Time) {
+	for {
 		select {
 		case <-ctx.Done():
-			r.abandon(ctx.Err())
+			p.abandon(ctx.Err())
 			return
-		case d, ok := <-in:
-			if !ok {
-				in, r.draining = nil, true
-				break
-			}
-			if n.api == nil {
-				continue
-			}
-			before := r.b.Dropped()
-			r.b.Add(d, r.now())
-			if dropped := r.b.Dropped() - before; dropped > 0 {
-				r.onErr(int(dropped), ErrDropped)
-			}
+		case <-p.q.Ready():
 		case <-tick:
 		}
-		r.pump(ctx)
+		if p.Round(ctx) {
+			return
+		}
 	}
 }
 
-// runner is the state of one Run.
-type runner struct {
-	n        *Notifier
-	now      func() time.Time
-	b        *Batcher
-	l        *Limiter
-	onErr    func(int, error)
-	outbox   []message // messages of the batch being sent, in order
-	draining bool      // in is closed: publish without waiting for the interval
-}
-
-// busy reports whether decisions wait to be published.
-func (r *runner) busy() bool { return len(r.outbox) > 0 || r.b.Pending() > 0 }
-
-// pump publishes what is due while the limiter allows. Decisions are taken
-// from the Batcher only when a token is there, so those that arrive while
-// the limiter holds back join the next message.
-func (r *runner) pump(ctx context.Context) {
+// Round publishes what is due at Now while Limit allows, and reports
+// whether the Queue is closed and nothing is left to publish.
+func (p *Publisher) Round(ctx context.Context) (done bool) {
 	for ctx.Err() == nil {
-		now := r.now()
-		if len(r.outbox) == 0 && (r.b.Pending() == 0 || !r.draining && !r.b.Due(now)) {
-			return
+		now := p.now()
+		if len(p.parts) == 0 {
+			pending, full, closed := p.q.state()
+			if pending == 0 || p.n.api == nil {
+				p.take() // no topic: the decisions go, unpublished
+				return closed
+			}
+			if !full && !closed && !p.paced(now) {
+				return false
+			}
+			if !p.limit.AllowN(now, 1) {
+				return false
+			}
+			// Take the pace token; a full or closed Queue that goes out
+			// early takes it in advance, so the next group still waits.
+			p.pace.ReserveN(now, 1)
+			p.parts = p.n.batch(p.take())
+		} else if !p.limit.AllowN(now, 1) {
+			return false
 		}
-		if !r.l.AllowAt(now) {
-			return
-		}
-		if len(r.outbox) == 0 {
-			r.outbox = r.n.batch(r.b.Take())
-		}
-		m := r.outbox[0]
-		r.outbox[0] = message{}
-		r.outbox = r.outbox[1:]
-		if err := r.n.publish(ctx, m); err != nil {
-			r.onErr(m.n, err)
+		m := p.parts[0]
+		p.parts[0] = message{}
+		p.parts = p.parts[1:]
+		if err := p.n.publish(ctx, m); err != nil {
+			p.onErr(m.n, err)
 		}
 	}
+	return false
+}
+
+// paced reports whether Pace lets a group go out at now.
+func (p *Publisher) paced(now time.Time) bool {
+	return p.pace.Limit() == rate.Inf || p.pace.TokensAt(now) >= 1
+}
+
+// take takes the pending decisions off the Queue and reports those it
+// dropped since the last take.
+func (p *Publisher) take() []Decision {
+	ds, dropped := p.q.Take()
+	if dropped > 0 {
+		p.onErr(dropped, ErrDropped)
+	}
+	return ds
 }
 
 // abandon reports the decisions left when ctx ended.
-func (r *runner) abandon(err error) {
-	lost := r.b.Pending()
-	for _, m := range r.outbox {
+func (p *Publisher) abandon(err error) {
+	lost := len(p.take())
+	for _, m := range p.parts {
 		lost += m.n
 	}
+	p.parts = nil
 	if lost > 0 {
-		r.onErr(lost, fmt.Errorf("notify: %d decisions not published: %w", lost, err))
+		p.onErr(lost, fmt.Errorf("notify: %d decisions not published: %w", lost, err))
 	}
-	r.b.Take()
-	r.outbox = nil
 }

@@ -4,24 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/dosguard/dosguard/ban"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/dosguard/dosguard/ban"
 	"github.com/dosguard/dosguard/notify"
 	"github.com/dosguard/dosguard/notify/notifytest"
+	"golang.org/x/time/rate"
 )
 
-// deadline bounds every wait on the loop; tests never sleep.
-const deadline = 5 * time.Second
+// fakeClock is the publisher's injected now: t0 plus an offset the test
+// sets. Only the test's goroutine moves it.
+type fakeClock struct{ offset time.Duration }
 
-// fakeClock is the loop's injected now: t0 plus an offset the test sets.
-type fakeClock struct{ offset atomic.Int64 }
-
-func (c *fakeClock) Now() time.Time           { return t0.Add(time.Duration(c.offset.Load())) }
-func (c *fakeClock) Set(offset time.Duration) { c.offset.Store(int64(offset)) }
+func (c *fakeClock) Now() time.Time { return t0.Add(c.offset) }
 
 // lost is one OnError report.
 type lost struct {
@@ -29,82 +26,30 @@ type lost struct {
 	err error
 }
 
-// loop runs Notifier.Run against a notifytest.Server on its own goroutine.
-// in and tick are unbuffered, so a send returns once Run has taken it, and
-// a send on tick returns only when Run has finished with everything before.
-type loop struct {
-	t      *testing.T
-	s      *notifytest.Server
-	clock  fakeClock
-	in     chan notify.Decision
-	tick   chan time.Time
-	cancel context.CancelFunc
-	done   chan struct{}
-	lost   []lost // written by Run's goroutine; read after done
+// pubRig is a Publisher on a fake clock, publishing to a notifytest.Server.
+// Tests call Round themselves, as Run does when the Queue signals or a
+// tick comes: no goroutine, no waiting.
+type pubRig struct {
+	s     *notifytest.Server
+	clock *fakeClock
+	q     *notify.Queue
+	p     *notify.Publisher
+	lost  []lost
 }
 
-func startLoop(t *testing.T, n *notify.Notifier, s *notifytest.Server, b *notify.Batcher, l *notify.Limiter) *loop {
+func newPubRig(t *testing.T, max int, pace, limit *rate.Limiter) *pubRig {
 	t.Helper()
-	lp := &loop{t: t, s: s, in: make(chan notify.Decision), tick: make(chan time.Time), done: make(chan struct{})}
-	ctx, cancel := context.WithCancel(context.Background())
-	lp.cancel = cancel
-	go func() {
-		defer close(lp.done)
-		n.Run(ctx, lp.in, lp.tick, notify.RunOptions{
-			Now: lp.clock.Now, Batcher: b, Limiter: l,
-			OnError: func(n int, err error) { lp.lost = append(lp.lost, lost{n, err}) },
-		})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-lp.done:
-		case <-time.After(deadline):
-			t.Errorf("Run did not return within %v of cancel", deadline)
-		}
+	r := &pubRig{s: newServer(t), clock: &fakeClock{}, q: notify.NewQueue(max)}
+	n := newNotifier(t, notify.Config{TopicARN: topic}, r.s.Client(t))
+	r.p = notify.NewPublisher(n, r.q, notify.PublisherConfig{
+		Now: r.clock.Now, Pace: pace, Limit: limit,
+		OnError: func(n int, err error) { r.lost = append(r.lost, lost{n, err}) },
 	})
-	return lp
+	return r
 }
 
-// send hands d to Run.
-func (lp *loop) send(d notify.Decision) {
-	lp.t.Helper()
-	select {
-	case lp.in <- d:
-	case <-lp.done:
-		lp.t.Fatalf("Run returned before taking decision %s", d.Host)
-	case <-time.After(deadline):
-		lp.t.Fatalf("Run did not take decision %s within %v", d.Host, deadline)
-	}
-}
-
-// settle returns once Run has handled everything sent before (or has
-// returned); it reports whether Run is still running.
-func (lp *loop) settle() bool {
-	lp.t.Helper()
-	select {
-	case lp.tick <- lp.clock.Now():
-		return true
-	case <-lp.done:
-		return false
-	case <-time.After(deadline):
-		lp.t.Fatalf("Run took no tick within %v", deadline)
-		return false
-	}
-}
-
-// wait returns once Run has returned.
-func (lp *loop) wait() {
-	lp.t.Helper()
-	select {
-	case <-lp.done:
-	case <-time.After(deadline):
-		lp.t.Fatalf("Run did not return within %v", deadline)
-	}
-}
-
-// hostLists returns the hosts of each stored message, and whether each one
-// with a single host used the one-decision form.
+// hostLists returns the hosts of each stored message, and checks that each
+// one with a single host used the one-decision form.
 func hostLists(t *testing.T, msgs []notifytest.Message) [][]string {
 	t.Helper()
 	var lists [][]string
@@ -118,151 +63,154 @@ func hostLists(t *testing.T, msgs []notifytest.Message) [][]string {
 	return lists
 }
 
-// runStep is one step on the timeline: set the clock to at, then send a
-// decision for host, or tick, or close in; then let Run settle and count
-// the stored messages.
-type runStep struct {
+// roundStep is one step on the timeline: set the clock to at, then push a
+// decision for host, or only wake the publisher ("round", as a tick does),
+// or close the queue; then one Round, after which want messages are
+// stored.
+type roundStep struct {
 	at       time.Duration
-	op       string // "send", "tick" or "close"
+	op       string // "push", "round" or "close"
 	host     string
 	want     int  // messages stored so far
-	wantDone bool // Run has returned
+	wantDone bool // Round reports the queue closed and drained
 }
 
-func TestRun(t *testing.T) {
+func TestPublisherRound(t *testing.T) {
 	s := func(n float64) time.Duration { return time.Duration(n * float64(time.Second)) }
+	defLimit := func() *rate.Limiter { return notify.NewLimit(notify.DefaultEvery, notify.DefaultBurst) }
 	tests := []struct {
 		name      string
-		b         *notify.Batcher
-		l         *notify.Limiter
-		steps     []runStep
+		max       int
+		pace      *rate.Limiter
+		limit     *rate.Limiter
+		steps     []roundStep
 		wantHosts [][]string
 		wantLost  []int
 	}{
 		{
-			name: "a single decision waits the interval, in the one-decision form",
-			b:    notify.NewBatcher(10*time.Second, 100), l: notify.NewLimiter(notify.DefaultEvery, notify.DefaultBurst),
-			steps: []runStep{
-				{at: s(0), op: "send", host: "a", want: 0},
-				{at: s(9.999), op: "tick", want: 0},
-				{at: s(10), op: "tick", want: 1},
-				{at: s(20), op: "tick", want: 1},
+			name: "the first decision after quiet goes out in the round it wakes, in the one-decision form",
+			max:  100, pace: notify.NewPace(10 * time.Second), limit: defLimit(),
+			steps: []roundStep{
+				{at: s(0), op: "push", host: "a", want: 1},
+				{at: s(9.999), op: "round", want: 1},
+				{at: s(20), op: "round", want: 1},
 				{at: s(20), op: "close", want: 1, wantDone: true},
 			},
 			wantHosts: [][]string{{"a"}},
 		},
 		{
-			name: "decisions within the interval go out together",
-			b:    notify.NewBatcher(10*time.Second, 100), l: notify.NewLimiter(notify.DefaultEvery, notify.DefaultBurst),
-			steps: []runStep{
-				{at: s(0), op: "send", host: "a", want: 0},
-				{at: s(4), op: "send", host: "b", want: 0},
-				{at: s(9), op: "send", host: "c", want: 0},
-				{at: s(10), op: "tick", want: 1},
-				{at: s(11), op: "send", host: "d", want: 1},
-				{at: s(15), op: "tick", want: 1},
-				{at: s(21), op: "tick", want: 2},
+			name: "decisions within the interval after the first are grouped, a group at most every interval",
+			max:  100, pace: notify.NewPace(10 * time.Second), limit: defLimit(),
+			steps: []roundStep{
+				{at: s(0), op: "push", host: "a", want: 1},
+				{at: s(4), op: "push", host: "b", want: 1},
+				{at: s(9), op: "push", host: "c", want: 1},
+				{at: s(9.999), op: "round", want: 1},
+				{at: s(10), op: "round", want: 2},
+				{at: s(11), op: "push", host: "d", want: 2},
+				{at: s(15), op: "round", want: 2},
+				{at: s(19.999), op: "round", want: 2},
+				{at: s(20), op: "round", want: 3},
+				// Quiet for an interval since the last group: at once again.
+				{at: s(30), op: "push", host: "e", want: 4},
+				{at: s(31), op: "push", host: "f", want: 4},
+				{at: s(40), op: "round", want: 5},
 			},
-			wantHosts: [][]string{{"a", "b", "c"}, {"d"}},
+			wantHosts: [][]string{{"a"}, {"b", "c"}, {"d"}, {"e"}, {"f"}},
 		},
 		{
-			name: "max pending goes out without waiting for a tick",
-			b:    notify.NewBatcher(time.Hour, 3), l: notify.NewLimiter(notify.DefaultEvery, notify.DefaultBurst),
-			steps: []runStep{
-				{at: s(0), op: "send", host: "a", want: 0},
-				{at: s(0), op: "send", host: "b", want: 0},
-				{at: s(0), op: "send", host: "c", want: 1},
+			name: "a full queue goes out without waiting for the interval",
+			max:  3, pace: notify.NewPace(time.Hour), limit: defLimit(),
+			steps: []roundStep{
+				{at: s(0), op: "push", host: "a", want: 1},
+				{at: s(0), op: "push", host: "b", want: 1},
+				{at: s(0), op: "push", host: "c", want: 1},
+				{at: s(0), op: "push", host: "d", want: 2},
+				// The early group took the pace token in advance.
+				{at: s(0), op: "push", host: "e", want: 2},
+				{at: s(3599), op: "round", want: 2},
+				{at: s(2 * 3600), op: "round", want: 3},
 			},
-			wantHosts: [][]string{{"a", "b", "c"}},
+			wantHosts: [][]string{{"a"}, {"b", "c", "d"}, {"e"}},
 		},
 		{
-			name: "paced by the limiter; held decisions join the next message",
-			b:    notify.NewBatcher(0, 100), l: notify.NewLimiter(time.Second, 2),
-			steps: []runStep{
-				{at: s(0), op: "send", host: "a", want: 1},
-				{at: s(0), op: "send", host: "b", want: 2},
-				{at: s(0), op: "send", host: "c", want: 2},
-				{at: s(0.5), op: "send", host: "d", want: 2},
-				{at: s(0.9), op: "send", host: "e", want: 2},
-				{at: s(1), op: "tick", want: 3},
-				{at: s(1.5), op: "send", host: "f", want: 3},
-				{at: s(2), op: "tick", want: 4},
+			name: "paced by the limit; held decisions join the next message",
+			max:  100, pace: notify.NewPace(0), limit: notify.NewLimit(time.Second, 2),
+			steps: []roundStep{
+				{at: s(0), op: "push", host: "a", want: 1},
+				{at: s(0), op: "push", host: "b", want: 2},
+				{at: s(0), op: "push", host: "c", want: 2},
+				{at: s(0.5), op: "push", host: "d", want: 2},
+				{at: s(0.9), op: "push", host: "e", want: 2},
+				{at: s(1), op: "round", want: 3},
+				{at: s(1.5), op: "push", host: "f", want: 3},
+				{at: s(2), op: "round", want: 4},
 			},
 			wantHosts: [][]string{{"a"}, {"b"}, {"c", "d", "e"}, {"f"}},
 		},
 		{
 			name: "close drains at once, without waiting for the interval",
-			b:    notify.NewBatcher(10*time.Second, 100), l: notify.NewLimiter(notify.DefaultEvery, notify.DefaultBurst),
-			steps: []runStep{
-				{at: s(0), op: "send", host: "a", want: 0},
-				{at: s(1), op: "send", host: "b", want: 0},
-				{at: s(2), op: "send", host: "c", want: 0},
-				{at: s(3), op: "close", want: 1, wantDone: true},
-			},
-			wantHosts: [][]string{{"a", "b", "c"}},
-		},
-		{
-			name: "close drains paced by the limiter, then returns",
-			b:    notify.NewBatcher(0, 100), l: notify.NewLimiter(time.Second, 1),
-			steps: []runStep{
-				{at: s(0), op: "send", host: "a", want: 1},
-				{at: s(0), op: "send", host: "b", want: 1},
-				{at: s(0), op: "send", host: "c", want: 1},
-				{at: s(0), op: "close", want: 1},
-				{at: s(0.5), op: "tick", want: 1},
-				{at: s(1), op: "tick", want: 2, wantDone: true},
+			max:  100, pace: notify.NewPace(10 * time.Second), limit: defLimit(),
+			steps: []roundStep{
+				{at: s(0), op: "push", host: "a", want: 1},
+				{at: s(1), op: "push", host: "b", want: 1},
+				{at: s(2), op: "push", host: "c", want: 1},
+				{at: s(3), op: "close", want: 2, wantDone: true},
 			},
 			wantHosts: [][]string{{"a"}, {"b", "c"}},
 		},
 		{
-			name: "too many pending while limited: the oldest is dropped and reported",
-			b:    notify.NewBatcher(time.Hour, 2), l: notify.NewLimiter(time.Hour, 1),
-			steps: []runStep{
-				{at: s(0), op: "send", host: "a", want: 0},
-				{at: s(0), op: "send", host: "b", want: 1},
-				{at: s(1), op: "send", host: "c", want: 1},
-				{at: s(1), op: "send", host: "d", want: 1},
-				{at: s(1), op: "send", host: "e", want: 1},
-				{at: s(3600), op: "tick", want: 2},
+			name: "close drains paced by the limit, then is done",
+			max:  100, pace: notify.NewPace(0), limit: notify.NewLimit(time.Second, 1),
+			steps: []roundStep{
+				{at: s(0), op: "push", host: "a", want: 1},
+				{at: s(0), op: "push", host: "b", want: 1},
+				{at: s(0), op: "push", host: "c", want: 1},
+				{at: s(0), op: "close", want: 1},
+				{at: s(0.5), op: "round", want: 1},
+				{at: s(1), op: "round", want: 2, wantDone: true},
+				{at: s(1), op: "round", want: 2, wantDone: true},
 			},
-			wantHosts: [][]string{{"a", "b"}, {"d", "e"}},
-			wantLost:  []int{1},
+			wantHosts: [][]string{{"a"}, {"b", "c"}},
+		},
+		{
+			name: "too many pending while limited: the oldest are dropped, reported once with the batch",
+			max:  2, pace: notify.NewPace(time.Hour), limit: notify.NewLimit(time.Hour, 1),
+			steps: []roundStep{
+				{at: s(0), op: "push", host: "a", want: 1},
+				{at: s(0), op: "push", host: "b", want: 1},
+				{at: s(1), op: "push", host: "c", want: 1},
+				{at: s(1), op: "push", host: "d", want: 1},
+				{at: s(1), op: "push", host: "e", want: 1},
+				{at: s(3600), op: "round", want: 2},
+			},
+			wantHosts: [][]string{{"a"}, {"d", "e"}},
+			wantLost:  []int{2},
 		},
 	}
 	for _, tt := range tests {
-		srv := newServer(t)
-		lp := startLoop(t, newNotifier(t, notify.Config{TopicARN: topic}, srv.Client(t)), srv, tt.b, tt.l)
-		running := true
+		r := newPubRig(t, tt.max, tt.pace, tt.limit)
 		for i, st := range tt.steps {
-			lp.clock.Set(st.at)
+			r.clock.offset = st.at
 			switch st.op {
-			case "send":
-				lp.send(withStatus(ban.Blocked, "block.flood", st.host))
-			case "tick":
-				running = lp.settle()
+			case "push":
+				r.q.Push(withStatus(ban.Blocked, "block.flood", st.host))
 			case "close":
-				close(lp.in)
+				r.q.Close()
 			}
-			running = lp.settle() && running && lp.settle()
-			if got := len(srv.Messages()); got != st.want {
+			done := r.p.Round(context.Background())
+			if got := len(r.s.Messages()); got != st.want {
 				t.Errorf("%s: step %d: %s at t0+%v: %d messages published, want %d", tt.name, i, st.op, st.at, got, st.want)
 			}
-			if running == st.wantDone {
-				t.Errorf("%s: step %d: %s at t0+%v: Run returned = %v, want %v", tt.name, i, st.op, st.at, !running, st.wantDone)
+			if done != st.wantDone {
+				t.Errorf("%s: step %d: %s at t0+%v: Round() = %v, want %v", tt.name, i, st.op, st.at, done, st.wantDone)
 			}
 		}
-		if running {
-			lp.cancel()
-		}
-		lp.wait()
-		if got := hostLists(t, srv.Messages()); fmt.Sprint(got) != fmt.Sprint(tt.wantHosts) {
+		if got := hostLists(t, r.s.Messages()); fmt.Sprint(got) != fmt.Sprint(tt.wantHosts) {
 			t.Errorf("%s: messages hold %v, want %v", tt.name, got, tt.wantHosts)
 		}
 		var gotLost []int
-		for _, l := range lp.lost {
-			if errors.Is(l.err, context.Canceled) {
-				continue
-			}
+		for _, l := range r.lost {
 			gotLost = append(gotLost, l.n)
 			if !errors.Is(l.err, notify.ErrDropped) {
 				t.Errorf("%s: OnError(%d, %v), want ErrDropped", tt.name, l.n, l.err)
@@ -274,41 +222,111 @@ func TestRun(t *testing.T) {
 	}
 }
 
-// TestRunBurst sends 100 decisions within one interval, as a real attack
-// would, and waits for them on the server's Published channel: they arrive
-// in a handful of messages, every decision exactly once.
-func TestRunBurst(t *testing.T) {
-	srv := newServer(t)
-	n := newNotifier(t, notify.Config{TopicARN: topic}, srv.Client(t))
-	lp := startLoop(t, n, srv, notify.NewBatcher(notify.DefaultInterval, notify.DefaultMaxPending), notify.NewLimiter(notify.DefaultEvery, notify.DefaultBurst))
-	hs := hosts(100)
-	for i, h := range hs {
-		lp.clock.Set(time.Duration(i) * 50 * time.Millisecond) // 100 decisions in 5s
-		lp.send(withStatus([]ban.Status{ban.Blocked, ban.Failed}[i%2], "block.flood", h))
+// TestFirstDecisionFast: with the defaults (Notify_Interval 10s), a
+// decision after a quiet period is published in the first round after its
+// push, at the same instant on the clock; one that follows within the
+// interval waits and is grouped with those after it.
+func TestFirstDecisionFast(t *testing.T) {
+	r := newPubRig(t, 0, nil, nil)
+	ctx := context.Background()
+	r.clock.offset = time.Hour // long quiet before
+	r.q.Push(withStatus(ban.Blocked, "block.flood", "first"))
+	r.p.Round(ctx)
+	msgs := r.s.Messages()
+	if len(msgs) != 1 {
+		t.Fatalf("after one round at the push's instant: %d messages, want the first decision published", len(msgs))
 	}
-	lp.settle()
-	// Run reads the clock when it takes a decision, which may be after the
-	// test moved it on: go well past the interval of every decision.
-	lp.clock.Set(2 * notify.DefaultInterval)
-	lp.settle()
-
-	seen := make(map[string]int)
-	timeout := time.After(deadline)
-	for total := 0; total < len(hs); {
-		select {
-		case m := <-srv.Published():
-			got, _ := hostsIn(t, m.Body)
-			for _, h := range got {
-				seen[h]++
-			}
-			total += len(got)
-		case <-timeout:
-			t.Fatalf("only %d of %d decisions published within %v", len(seen), len(hs), deadline)
+	if hs, b := hostsIn(t, msgs[0].Body); b != nil || fmt.Sprint(hs) != "[first]" {
+		t.Errorf("first message holds %v (batch form %v), want [first] in the one-decision form", hs, b != nil)
+	}
+	steps := []struct {
+		at   time.Duration
+		push string
+		want int
+	}{
+		{at: 1 * time.Second, push: "second", want: 1},
+		{at: 5 * time.Second, push: "third", want: 1},
+		{at: notify.DefaultInterval - time.Millisecond, want: 1},
+		{at: notify.DefaultInterval, want: 2},
+	}
+	for i, st := range steps {
+		r.clock.offset = time.Hour + st.at
+		if st.push != "" {
+			r.q.Push(withStatus(ban.Blocked, "block.flood", st.push))
+		}
+		r.p.Round(ctx)
+		if got := len(r.s.Messages()); got != st.want {
+			t.Errorf("step %d: round at first+%v: %d messages, want %d", i, st.at, got, st.want)
 		}
 	}
-	close(lp.in)
-	lp.wait()
-	if c := srv.PublishCount(); c > 3 {
+	if got := hostLists(t, r.s.Messages()); fmt.Sprint(got) != "[[first] [second third]]" {
+		t.Errorf("messages hold %v, want [[first] [second third]]", got)
+	}
+}
+
+// TestRunFirstDecisionWithoutTick runs the loop with no tick at all and the
+// clock standing still: the push alone wakes Run, which publishes the
+// first decision; closing the queue then drains the second and Run
+// returns. (A publisher that waited for a tick would never return.)
+func TestRunFirstDecisionWithoutTick(t *testing.T) {
+	fake := &notifytest.Fake{}
+	n := newNotifier(t, notify.Config{TopicARN: topic}, fake)
+	clock := &fakeClock{}
+	q := notify.NewQueue(0)
+	var reports []lost
+	p := notify.NewPublisher(n, q, notify.PublisherConfig{Now: clock.Now,
+		OnError: func(n int, err error) { reports = append(reports, lost{n, err}) }})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.Run(context.Background(), nil)
+	}()
+	q.Push(withStatus(ban.Blocked, "block.flood", "a"))
+	q.Push(withStatus(ban.Blocked, "block.flood", "b"))
+	q.Close()
+	<-done
+	ins := fake.Inputs()
+	var got [][]string
+	for _, in := range ins {
+		hs, _ := hostsIn(t, *in.Message)
+		got = append(got, hs)
+	}
+	// The push of b may come before Run woke for a: then both are the
+	// first group. Either way every decision is published once, in order,
+	// at the one instant the clock shows.
+	if s := fmt.Sprint(got); s != "[[a] [b]]" && s != "[[a b]]" {
+		t.Errorf("Run published %v, want [[a] [b]] or [[a b]]", s)
+	}
+	if len(reports) != 0 {
+		t.Errorf("OnError reports %v, want none", reports)
+	}
+}
+
+// TestRunBurst sends 100 decisions within one interval, as a real attack
+// would: the first goes out at once, the rest together when the interval
+// has passed, every decision exactly once.
+func TestRunBurst(t *testing.T) {
+	r := newPubRig(t, 0, nil, nil)
+	hs := hosts(100)
+	for i, h := range hs {
+		r.clock.offset = time.Duration(i) * 50 * time.Millisecond // 100 decisions in 5s
+		r.q.Push(withStatus([]ban.Status{ban.Blocked, ban.Failed}[i%2], "block.flood", h))
+		r.p.Round(context.Background())
+	}
+	r.clock.offset = notify.DefaultInterval
+	r.p.Round(context.Background())
+	r.q.Close()
+	if !r.p.Round(context.Background()) {
+		t.Error("Round after Close = false, want true: all published")
+	}
+	seen := make(map[string]int)
+	for _, m := range r.s.Messages() {
+		got, _ := hostsIn(t, m.Body)
+		for _, h := range got {
+			seen[h]++
+		}
+	}
+	if c := r.s.PublishCount(); c > 3 {
 		t.Errorf("100 decisions within one interval took %d publishes, want at most 3", c)
 	}
 	for _, h := range hs {
@@ -322,60 +340,57 @@ func TestRunBurst(t *testing.T) {
 }
 
 func TestRunReportsFailures(t *testing.T) {
-	srv := newServer(t)
-	n := newNotifier(t, notify.Config{TopicARN: topic}, srv.Client(t))
-	lp := startLoop(t, n, srv, notify.NewBatcher(0, 10), notify.NewLimiter(0, 1))
-	srv.Fail("AuthorizationError", 403, 1)
-	lp.send(withStatus(ban.Blocked, "block.flood", "a"))
-	lp.send(withStatus(ban.Blocked, "block.flood", "b"))
-	close(lp.in)
-	lp.wait()
-	want := "notify: publish blocked a to " + topic + ": AuthorizationError: notifytest: injected AuthorizationError"
-	if len(lp.lost) != 1 || lp.lost[0].n != 1 || lp.lost[0].err.Error() != want {
-		t.Errorf("OnError reports %v, want one for 1 decision: %s", lp.lost, want)
+	r := newPubRig(t, 10, notify.NewPace(0), notify.NewLimit(0, 1))
+	r.s.Fail("AuthorizationError", 403, 1)
+	r.q.Push(withStatus(ban.Blocked, "block.flood", "a"))
+	r.p.Round(context.Background())
+	r.q.Push(withStatus(ban.Blocked, "block.flood", "b"))
+	r.q.Close()
+	if !r.p.Round(context.Background()) {
+		t.Error("Round after Close = false, want true")
 	}
-	if got := hostLists(t, srv.Messages()); fmt.Sprint(got) != "[[b]]" {
+	want := "notify: publish blocked a to " + topic + ": AuthorizationError: notifytest: injected AuthorizationError"
+	if len(r.lost) != 1 || r.lost[0].n != 1 || r.lost[0].err.Error() != want {
+		t.Errorf("OnError reports %v, want one for 1 decision: %s", r.lost, want)
+	}
+	if got := hostLists(t, r.s.Messages()); fmt.Sprint(got) != "[[b]]" {
 		t.Errorf("messages hold %v, want [[b]]", got)
 	}
 }
 
+// TestRunCancelReportsPending: Run on a cancelled context publishes nothing
+// more and reports what is pending, whichever ready channel it sees first.
 func TestRunCancelReportsPending(t *testing.T) {
-	srv := newServer(t)
-	n := newNotifier(t, notify.Config{TopicARN: topic}, srv.Client(t))
-	lp := startLoop(t, n, srv, notify.NewBatcher(time.Hour, 10), nil)
-	for _, h := range []string{"a", "b", "c"} {
-		lp.send(withStatus(ban.Blocked, "block.flood", h))
+	r := newPubRig(t, 10, notify.NewPace(time.Hour), nil)
+	r.q.Push(withStatus(ban.Blocked, "block.flood", "a"))
+	r.p.Round(context.Background()) // a goes out at once
+	for _, h := range []string{"b", "c", "d"} {
+		r.q.Push(withStatus(ban.Blocked, "block.flood", h))
 	}
-	lp.cancel()
-	lp.wait()
-	if len(lp.lost) != 1 || lp.lost[0].n != 3 || !errors.Is(lp.lost[0].err, context.Canceled) ||
-		!strings.Contains(lp.lost[0].err.Error(), "3 decisions not published") {
-		t.Errorf("OnError reports %v, want one for 3 decisions wrapping context.Canceled", lp.lost)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r.p.Run(ctx, nil)
+	if len(r.lost) != 1 || r.lost[0].n != 3 || !errors.Is(r.lost[0].err, context.Canceled) ||
+		!strings.Contains(r.lost[0].err.Error(), "3 decisions not published") {
+		t.Errorf("OnError reports %v, want one for 3 decisions wrapping context.Canceled", r.lost)
 	}
-	if c := srv.PublishCount(); c != 0 {
-		t.Errorf("PublishCount = %d, want 0", c)
+	if c := r.s.PublishCount(); c != 1 {
+		t.Errorf("PublishCount = %d, want 1 (the first decision, before the cancel)", c)
+	}
+	if n := r.q.Len(); n != 0 {
+		t.Errorf("%d decisions left in the queue, want 0", n)
 	}
 }
 
 func TestRunWithoutTopic(t *testing.T) {
 	fake := &notifytest.Fake{}
-	n := newNotifier(t, notify.Config{}, fake)
-	in := make(chan notify.Decision, 3)
+	q := notify.NewQueue(0)
 	for range 3 {
-		in <- blocked()
+		q.Push(blocked())
 	}
-	close(in)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		n.Run(context.Background(), in, nil, notify.RunOptions{})
-	}()
-	select {
-	case <-done:
-	case <-time.After(deadline):
-		t.Fatalf("Run without topic did not return within %v of close", deadline)
-	}
-	if len(in) != 0 || len(fake.Inputs()) != 0 {
-		t.Errorf("Run without topic left %d decisions and made %d calls, want 0 and 0", len(in), len(fake.Inputs()))
+	q.Close()
+	notify.NewPublisher(newNotifier(t, notify.Config{}, fake), q, notify.PublisherConfig{}).Run(context.Background(), nil)
+	if q.Len() != 0 || len(fake.Inputs()) != 0 {
+		t.Errorf("Run without topic left %d decisions and made %d calls, want 0 and 0", q.Len(), len(fake.Inputs()))
 	}
 }
