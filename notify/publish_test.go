@@ -190,13 +190,12 @@ func TestPublishStallTimesOut(t *testing.T) {
 	n := newNotifier(t, notify.Config{TopicARN: topic, CallTimeout: 100 * time.Millisecond}, s.Client(t))
 	release := s.Stall()
 	defer release()
-	start := time.Now()
+	// The stalled call ends by the call timeout's deadline, which the error
+	// names; how long that took on the wall clock is not asserted (it
+	// depends on the machine's load).
 	err := n.Notify(context.Background(), blocked())
 	if err == nil || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "(call timeout 100ms)") {
 		t.Fatalf("Notify against a stalled endpoint = %v, want a deadline error naming the call timeout", err)
-	}
-	if took := time.Since(start); took > 5*time.Second {
-		t.Errorf("Notify took %v with a 100ms call timeout", took)
 	}
 	release()
 	if err := n.Notify(context.Background(), blocked()); err != nil {
