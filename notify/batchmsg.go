@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/dosguard/dosguard/ban"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dosguard/dosguard/ban"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -162,7 +164,7 @@ func (n *Notifier) batch(ds []Decision) []message {
 // countBound bounds the bytes the count of status key k adds to a batch
 // body: the quoted key, a colon, a number and a comma.
 func countBound(k string) int {
-	return len(appendString(nil, k)) + len(`:,`) + 20
+	return len(appendJSON(nil, k)) + len(`:,`) + 20
 }
 
 // statusCount is one entry of a batch's counts.
@@ -176,7 +178,7 @@ func statusKey(s ban.Status) string { return truncate(string(s), maxRuleBytes) }
 
 // countStatuses counts ds by status in the order of statusOrder, then in
 // order of first appearance, leaving out statuses with no decision.
-func countStatuses(ds []Decision) []statusCount {
+func countStatuses(ds []Decision) statusCounts {
 	counts := make([]statusCount, len(statusOrder), len(statusOrder)+1)
 	index := make(map[string]int, len(statusOrder))
 	for i, s := range statusOrder {
@@ -209,44 +211,53 @@ func batchBody(ds []Decision, enc [][]byte, part, parts int) []byte {
 	for _, e := range enc {
 		size += len(e) + 1
 	}
-	dst := make([]byte, 0, size)
-	dst = append(dst, `{"decisions":[`...)
+	b := batchJSON{Decisions: make([]json.RawMessage, len(enc)), Counts: countStatuses(ds), Total: len(ds), DryRun: true}
 	for i, e := range enc {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, e...)
+		b.Decisions[i] = e
 	}
-	dst = append(dst, `],"counts":{`...)
-	for i, c := range countStatuses(ds) {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = appendString(dst, c.status)
-		dst = append(dst, ':')
-		dst = strconv.AppendInt(dst, int64(c.n), 10)
-	}
-	dst = append(dst, `},"total":`...)
-	dst = strconv.AppendInt(dst, int64(len(ds)), 10)
 	if part > 0 {
-		dst = append(dst, `,"part":`...)
-		dst = strconv.AppendInt(dst, int64(part), 10)
-		dst = append(dst, `,"parts":`...)
-		dst = strconv.AppendInt(dst, int64(parts), 10)
+		b.Part, b.Parts = part, parts
 	}
 	var latest time.Time
-	dry := true
 	for i := range ds {
 		if ds[i].ProcessedAt.After(latest) {
 			latest = ds[i].ProcessedAt
 		}
-		dry = dry && ds[i].DryRun
+		b.DryRun = b.DryRun && ds[i].DryRun
 	}
-	dst = append(dst, `,"processed_at":`...)
-	dst = appendTime(dst, latest)
-	dst = append(dst, `,"dry_run":`...)
-	dst = strconv.AppendBool(dst, dry)
-	return append(dst, '}')
+	b.ProcessedAt = jsonTime(latest)
+	return appendJSON(make([]byte, 0, size), b)
+}
+
+// batchJSON is a batch message, its fields in the order of the message
+// (see BatchInputs).
+type batchJSON struct {
+	Decisions   []json.RawMessage `json:"decisions"`
+	Counts      statusCounts      `json:"counts"`
+	Total       int               `json:"total"`
+	Part        int               `json:"part,omitempty"`
+	Parts       int               `json:"parts,omitempty"`
+	ProcessedAt jsonTime          `json:"processed_at"`
+	DryRun      bool              `json:"dry_run"`
+}
+
+// statusCounts are a batch's counts: a JSON object with one key per
+// status, in the order of the list (which a map would not keep).
+type statusCounts []statusCount
+
+// MarshalJSON implements json.Marshaler; the keys are escaped as the
+// message's other strings are.
+func (cs statusCounts) MarshalJSON() ([]byte, error) {
+	b := []byte{'{'}
+	for i, c := range cs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSON(b, c.status)
+		b = append(b, ':')
+		b = strconv.AppendInt(b, int64(c.n), 10)
+	}
+	return append(b, '}'), nil
 }
 
 // batchInput returns the Publish input for a batch message of ds with body.

@@ -1,10 +1,14 @@
 package notify
 
 import (
-	"github.com/dosguard/dosguard/ban"
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/dosguard/dosguard/ban"
 )
 
 // MaxMessageBytes is the largest message SNS accepts from Publish by default
@@ -81,77 +85,93 @@ func (d Decision) MarshalJSON() ([]byte, error) {
 // fractional digits as needed, and null when zero (expires_at is null for a
 // ban that never expires and for decisions without a ban).
 //
-// Strings are escaped as encoding/json does, except that <, > and & are not
-// HTML-escaped; invalid UTF-8 becomes U+FFFD. Over-long values are cut so a
-// message never exceeds MaxMessageBytes: rule and host at 256 bytes, reason
-// at 16 KiB, each ACL ID at 64 bytes (cut strings end in "..."), and at most
-// 100 ACL IDs and 100 rule numbers.
+// The message is d's decisionJSON through encoding/json without HTML
+// escaping (<, > and & stay as they are); invalid UTF-8 becomes U+FFFD.
+// Over-long values are cut so a message never exceeds MaxMessageBytes: rule
+// and host at 256 bytes, reason at 16 KiB, each ACL ID at 64 bytes (cut
+// strings end in "..."), and at most 100 ACL IDs and 100 rule numbers.
 func (d Decision) AppendJSON(dst []byte) []byte {
-	dst = append(dst, `{"rule":`...)
-	dst = appendString(dst, truncate(d.Rule, maxRuleBytes))
-	dst = append(dst, `,"host":`...)
-	dst = appendString(dst, truncate(d.Host, maxHostBytes))
-	dst = append(dst, `,"requests":`...)
-	dst = strconv.AppendInt(dst, int64(d.Requests), 10)
-	dst = append(dst, `,"window":"`...)
-	dst = appendSeconds(dst, d.Window)
-	dst = append(dst, `s","status":`...)
-	dst = appendString(dst, truncate(string(d.Status), maxRuleBytes))
-	dst = append(dst, `,"acl_ids":[`...)
-	for i, id := range d.ACLIDs {
-		if i == maxACLIDs {
-			break
-		}
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = appendString(dst, truncate(id, maxACLIDBytes))
+	ids := make([]string, min(len(d.ACLIDs), maxACLIDs))
+	for i := range ids {
+		ids[i] = truncate(d.ACLIDs[i], maxACLIDBytes)
 	}
-	dst = append(dst, `],"rule_numbers":[`...)
-	for i, n := range d.RuleNumbers {
-		if i == maxRuleNumbers {
-			break
-		}
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = strconv.AppendInt(dst, int64(n), 10)
+	nums := d.RuleNumbers[:min(len(d.RuleNumbers), maxRuleNumbers)]
+	if nums == nil {
+		nums = []int{}
 	}
-	dst = append(dst, ']')
-	if d.Reason != "" {
-		dst = append(dst, `,"reason":`...)
-		dst = appendString(dst, truncate(d.Reason, maxReasonBytes))
-	}
-	dst = append(dst, `,"expires_at":`...)
-	dst = appendTime(dst, d.ExpiresAt)
-	dst = append(dst, `,"processed_at":`...)
-	dst = appendTime(dst, d.ProcessedAt)
-	dst = append(dst, `,"proccessed_at":`...)
-	dst = appendTime(dst, d.ProcessedAt)
-	dst = append(dst, `,"time":`...)
-	dst = appendTime(dst, d.Time)
-	dst = append(dst, `,"dry_run":`...)
-	dst = strconv.AppendBool(dst, d.DryRun)
-	return append(dst, '}')
+	return appendJSON(dst, decisionJSON{
+		Rule:         truncate(d.Rule, maxRuleBytes),
+		Host:         truncate(d.Host, maxHostBytes),
+		Requests:     d.Requests,
+		Window:       seconds(d.Window),
+		Status:       truncate(string(d.Status), maxRuleBytes),
+		ACLIDs:       ids,
+		RuleNumbers:  nums,
+		Reason:       truncate(d.Reason, maxReasonBytes),
+		ExpiresAt:    jsonTime(d.ExpiresAt),
+		ProcessedAt:  jsonTime(d.ProcessedAt),
+		ProccessedAt: jsonTime(d.ProcessedAt),
+		Time:         jsonTime(d.Time),
+		DryRun:       d.DryRun,
+	})
 }
 
-// appendSeconds appends w in seconds without the unit (the caller adds
-// "s"): 60, 1.5, 0.001, -2.
-func appendSeconds(dst []byte, w time.Duration) []byte {
+// decisionJSON is the message for one decision, its fields in the order of
+// the message (see AppendJSON).
+type decisionJSON struct {
+	Rule         string   `json:"rule"`
+	Host         string   `json:"host"`
+	Requests     int      `json:"requests"`
+	Window       string   `json:"window"`
+	Status       string   `json:"status"`
+	ACLIDs       []string `json:"acl_ids"`
+	RuleNumbers  []int    `json:"rule_numbers"`
+	Reason       string   `json:"reason,omitempty"`
+	ExpiresAt    jsonTime `json:"expires_at"`
+	ProcessedAt  jsonTime `json:"processed_at"`
+	ProccessedAt jsonTime `json:"proccessed_at"`
+	Time         jsonTime `json:"time"`
+	DryRun       bool     `json:"dry_run"`
+}
+
+// jsonTime is a time in a message: RFC 3339 in UTC with as many fractional
+// digits as needed, or null when zero.
+type jsonTime time.Time
+
+// MarshalJSON implements json.Marshaler. Unlike time.Time's, it accepts
+// any year.
+func (t jsonTime) MarshalJSON() ([]byte, error) {
+	tt := time.Time(t)
+	if tt.IsZero() {
+		return []byte("null"), nil
+	}
+	b := make([]byte, 0, len(time.RFC3339Nano)+2)
+	b = append(b, '"')
+	b = tt.UTC().AppendFormat(b, time.RFC3339Nano)
+	return append(b, '"'), nil
+}
+
+// appendJSON appends v encoded by encoding/json without HTML escaping (and
+// without the newline an Encoder ends with).
+func appendJSON(dst []byte, v any) []byte {
+	buf := bytes.NewBuffer(dst)
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		// Unreachable: the message types hold only strings, numbers,
+		// booleans, lists of them and jsonTime, which always encode.
+		panic(fmt.Sprintf("notify: encode %T: %v", v, err))
+	}
+	b := buf.Bytes()
+	return b[:len(b)-1]
+}
+
+// seconds formats w in seconds with an "s" suffix: 60s, 1.5s, 0.001s, -2s.
+func seconds(w time.Duration) string {
 	if w%time.Second == 0 {
-		return strconv.AppendInt(dst, int64(w/time.Second), 10)
+		return strconv.FormatInt(int64(w/time.Second), 10) + "s"
 	}
-	return strconv.AppendFloat(dst, w.Seconds(), 'f', -1, 64)
-}
-
-// appendTime appends t as a quoted RFC 3339 UTC time, or null when t is zero.
-func appendTime(dst []byte, t time.Time) []byte {
-	if t.IsZero() {
-		return append(dst, "null"...)
-	}
-	dst = append(dst, '"')
-	dst = t.UTC().AppendFormat(dst, time.RFC3339Nano)
-	return append(dst, '"')
+	return strconv.FormatFloat(w.Seconds(), 'f', -1, 64) + "s"
 }
 
 // truncate cuts s to at most max bytes on a rune boundary, ending the cut
@@ -165,61 +185,4 @@ func truncate(s string, max int) string {
 		cut--
 	}
 	return s[:cut] + truncatedSuffix
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string. It escapes like encoding/json
-// without HTML escaping: quotes, backslashes, control characters, U+2028 and
-// U+2029; each byte of invalid UTF-8 becomes U+FFFD.
-func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }
