@@ -44,6 +44,7 @@ type rig struct {
 	sns   *notifytest.Server
 	clock *clock
 	tick  chan time.Time
+	ntick chan time.Time // the notifier's tick: only tests send on it
 	decs  chan notify.Decision
 	base  int // EC2 calls made by Start (reconcile, start-up check)
 }
@@ -51,7 +52,7 @@ type rig struct {
 func newRig(t *testing.T, props conf.Props) *rig {
 	t.Helper()
 	r := &rig{t: t, ec2: acltest.NewServer(), sns: notifytest.NewServer(),
-		clock: &clock{now: t0}, tick: make(chan time.Time), decs: make(chan notify.Decision, 1000)}
+		clock: &clock{now: t0}, tick: make(chan time.Time), ntick: make(chan time.Time), decs: make(chan notify.Decision, 1000)}
 	t.Cleanup(r.ec2.Close)
 	t.Cleanup(r.sns.Close)
 	r.ec2.DefaultACL(acl1)
@@ -65,7 +66,7 @@ func newRig(t *testing.T, props conf.Props) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deps := Deps{SNS: r.sns.Client(t), Now: r.clock.Now, Tick: r.tick,
+	deps := Deps{SNS: r.sns.Client(t), Now: r.clock.Now, Tick: r.tick, NotifyTick: r.ntick,
 		OnDecision: func(d notify.Decision) { r.decs <- d }}
 	if len(cfg.ACLIDs) > 0 && cfg.Action == conf.ActionBlock {
 		deps.EC2 = r.ec2.Client(t)

@@ -258,10 +258,10 @@ func (g *Guard) emit(d notify.Decision) {
 		attrs = append(attrs, slog.Bool("dry_run", true))
 	}
 	g.log.LogAttrs(context.Background(), level, string(d.Status)+" "+d.Host, attrs...)
+	g.notes.push(d)
 	if g.onDec != nil {
 		g.onDec(d)
 	}
-	g.notes.push(d)
 }
 
 func hostPrefix(a netip.Addr) netip.Prefix {
