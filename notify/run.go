@@ -122,10 +122,12 @@ func (p *Publisher) Run(ctx context.Context, tick <-chan time.Time) {
 	for {
 		select {
 		case <-ctx.Done():
-			p.abandon(ctx.Err())
-			return
 		case <-p.q.Ready():
 		case <-tick:
+		}
+		if err := ctx.Err(); err != nil {
+			p.abandon(err)
+			return
 		}
 		if p.Round(ctx) {
 			return
