@@ -393,14 +393,14 @@ func TestCloseDrainsQueue(t *testing.T) {
 		t.Errorf("denies after Close = %d, want 10: exit must drain the queue", got)
 	}
 	// The ten decisions fall in one Notify_Interval: the first goes out at
-	// once (with any others already queued when the publisher woke), exit
-	// publishes the rest at once, in one message (a batch, unless only one
-	// was left).
+	// once, alone, and exit publishes the other nine at once, as one batch;
+	// or all ten as one batch, when the publisher first woke after Close.
 	msgs := r.sns.Messages()
 	if len(msgs) == 0 || len(msgs) > 2 {
 		t.Fatalf("publishes after Close = %d, want 1 or 2 (the first at once, the rest as one batch)", len(msgs))
 	}
 	seen := map[string]int{}
+	var sizes []int
 	for i, m := range msgs {
 		var batch struct {
 			Decisions []map[string]any `json:"decisions"`
@@ -423,6 +423,10 @@ func TestCloseDrainsQueue(t *testing.T) {
 		for _, d := range batch.Decisions {
 			seen[fmt.Sprint(d["host"])]++
 		}
+		sizes = append(sizes, len(batch.Decisions))
+	}
+	if s := fmt.Sprint(sizes); s != "[1 9]" && s != "[10]" {
+		t.Errorf("messages hold %s decisions, want [1 9] (the first alone at once) or [10]", s)
 	}
 	for i := 1; i <= 10; i++ {
 		if h := fmt.Sprintf("203.0.113.%d", 100+i); seen[h] != 1 {

@@ -110,17 +110,21 @@ func TestBurstIsBatched(t *testing.T) {
 	seen := map[string]int{}
 	for _, m := range r.sns.Messages() {
 		var b struct {
+			Host      string                  // the one-decision form (the first)
 			Decisions []struct{ Host string } `json:"decisions"`
 		}
 		if err := json.Unmarshal([]byte(m.Body), &b); err != nil {
 			t.Fatal(err)
 		}
+		if b.Decisions == nil {
+			b.Decisions = []struct{ Host string }{{b.Host}}
+		}
 		for _, d := range b.Decisions {
 			seen[d.Host]++
 		}
 	}
-	if n := r.sns.PublishCount(); n == 0 || n > 3 {
-		t.Errorf("publishes = %d, want 1 to 3 for 100 decisions", n)
+	if n := r.sns.PublishCount(); n == 0 || n > 2 {
+		t.Errorf("publishes = %d, want 1 or 2 for 100 decisions (the first at once, the rest at exit)", n)
 	}
 	if len(seen) != 100 {
 		t.Errorf("distinct decisions published = %d, want 100", len(seen))

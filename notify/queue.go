@@ -76,6 +76,20 @@ func (q *Queue) Take() (ds []Decision, dropped int) {
 	return ds, dropped
 }
 
+// takeFirst removes and returns the oldest pending decision; false when
+// none is pending. Drops stay counted for the next Take.
+func (q *Queue) takeFirst() (Decision, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.pending) == 0 {
+		return Decision{}, false
+	}
+	d := q.pending[0]
+	q.pending[0] = Decision{}
+	q.pending = q.pending[1:]
+	return d, true
+}
+
 // state returns the number pending, whether that is max, and whether the
 // Queue is closed.
 func (q *Queue) state() (pending int, full, closed bool) {

@@ -68,15 +68,15 @@ type PublisherConfig struct {
 // Notifier. The policy, on the times Now returns:
 //
 //   - The first decision after a quiet period goes out at once, in the
-//     round the Publisher wakes for it, in the one-decision form.
+//     round the Publisher wakes for it, alone (in the one-decision form).
 //   - Decisions that follow within the interval are grouped: all that are
 //     pending when the interval has passed go out together (see
 //     NotifyBatch), and so on, a group at most every interval (Pace). A
 //     full Queue, or a closed one, goes out without waiting for the
-//     interval.
+//     interval. With no interval every decision is a first one.
 //   - Every message takes a token from Limit. While Limit holds back,
-//     decisions stay in the Queue and join the next message; a split
-//     batch sends its parts as tokens come.
+//     decisions stay in the Queue and all go out together with the next
+//     token; a split batch sends its parts as tokens come.
 //
 // Round applies this once; Run calls Round whenever the Queue signals or
 // tick ticks, so the tick sets how soon a held-back group goes out after
@@ -90,6 +90,9 @@ type Publisher struct {
 	limit *rate.Limiter
 	onErr func(int, error)
 	parts []message // the parts of a split batch not yet sent, in order
+	// waiting is set when decisions had to wait (for the interval or a
+	// token): they go out together, not one by one.
+	waiting bool
 }
 
 // NewPublisher returns a Publisher of q's decisions through n. A Notifier
@@ -146,16 +149,19 @@ func (p *Publisher) Round(ctx context.Context) (done bool) {
 				p.take() // no topic: the decisions go, unpublished
 				return closed
 			}
-			if !full && !closed && !p.paced(now) {
-				return false
-			}
-			if !p.limit.AllowN(now, 1) {
+			early := full || closed
+			if !early && !p.paced(now) || !p.limit.AllowN(now, 1) {
+				p.waiting = true
 				return false
 			}
 			// Take the pace token; a full or closed Queue that goes out
 			// early takes it in advance, so the next group still waits.
 			p.pace.ReserveN(now, 1)
-			p.parts = p.n.batch(p.take())
+			if p.waiting || early {
+				p.parts, p.waiting = p.n.batch(p.take()), false
+			} else {
+				p.parts = p.n.batch(p.takeFirst())
+			}
 		} else if !p.limit.AllowN(now, 1) {
 			return false
 		}
@@ -182,6 +188,16 @@ func (p *Publisher) take() []Decision {
 		p.onErr(dropped, ErrDropped)
 	}
 	return ds
+}
+
+// takeFirst takes the oldest pending decision off the Queue, as a batch
+// of one.
+func (p *Publisher) takeFirst() []Decision {
+	d, ok := p.q.takeFirst()
+	if !ok {
+		return nil
+	}
+	return []Decision{d}
 }
 
 // abandon reports the decisions left when ctx ended.

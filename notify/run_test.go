@@ -70,7 +70,7 @@ func hostLists(t *testing.T, msgs []notifytest.Message) [][]string {
 type roundStep struct {
 	at       time.Duration
 	op       string // "push", "round" or "close"
-	host     string
+	host     string // "a,b" pushes two before the round
 	want     int  // messages stored so far
 	wantDone bool // Round reports the queue closed and drained
 }
@@ -117,6 +117,26 @@ func TestPublisherRound(t *testing.T) {
 				{at: s(40), op: "round", want: 5},
 			},
 			wantHosts: [][]string{{"a"}, {"b", "c"}, {"d"}, {"e"}, {"f"}},
+		},
+		{
+			name: "pushed together after quiet: the first alone at once, the others grouped",
+			max:  100, pace: notify.NewPace(10 * time.Second), limit: defLimit(),
+			steps: []roundStep{
+				{at: s(0), op: "push", host: "a,b,c", want: 1},
+				{at: s(9), op: "round", want: 1},
+				{at: s(10), op: "round", want: 2},
+			},
+			wantHosts: [][]string{{"a"}, {"b", "c"}},
+		},
+		{
+			name: "no interval: each decision alone while the limit has tokens",
+			max:  100, pace: notify.NewPace(0), limit: notify.NewLimit(time.Second, 3),
+			steps: []roundStep{
+				{at: s(0), op: "push", host: "a,b", want: 2},
+				{at: s(0), op: "push", host: "c,d,e", want: 3},
+				{at: s(1), op: "round", want: 4},
+			},
+			wantHosts: [][]string{{"a"}, {"b"}, {"c"}, {"d", "e"}},
 		},
 		{
 			name: "a full queue goes out without waiting for the interval",
@@ -194,7 +214,9 @@ func TestPublisherRound(t *testing.T) {
 			r.clock.offset = st.at
 			switch st.op {
 			case "push":
-				r.q.Push(withStatus(ban.Blocked, "block.flood", st.host))
+				for _, h := range strings.Split(st.host, ",") {
+					r.q.Push(withStatus(ban.Blocked, "block.flood", h))
+				}
 			case "close":
 				r.q.Close()
 			}
@@ -326,8 +348,8 @@ func TestRunBurst(t *testing.T) {
 			seen[h]++
 		}
 	}
-	if c := r.s.PublishCount(); c > 3 {
-		t.Errorf("100 decisions within one interval took %d publishes, want at most 3", c)
+	if c := r.s.PublishCount(); c != 2 {
+		t.Errorf("100 decisions within one interval took %d publishes, want 2: the first at once, then the rest", c)
 	}
 	for _, h := range hs {
 		if seen[h] != 1 {
