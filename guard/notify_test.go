@@ -1,11 +1,18 @@
 package guard
 
 import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/dosguard/dosguard/ban"
 	"github.com/dosguard/dosguard/conf"
+	"github.com/dosguard/dosguard/notify"
+	"github.com/dosguard/dosguard/notify/notifytest"
 )
 
 // TestFirstBlockedMessageAtOnce: with Notify_Interval 10s, the first
@@ -42,5 +49,36 @@ func TestFirstBlockedMessageAtOnce(t *testing.T) {
 	_, body = r.message()
 	if ds, ok := body["decisions"].([]any); !ok || len(ds) != 2 {
 		t.Fatalf("second message = %v, want a batch of the 2 decisions within the interval", body)
+	}
+}
+
+// TestNotesDropCountedAndLogged: decisions beyond the queue's cap drop the
+// oldest; the publisher reports them once, with the batch, in
+// Stats.NotifyErr's counter and one log line.
+func TestNotesDropCountedAndLogged(t *testing.T) {
+	cfg, err := conf.Parse(conf.Props{"Threshold": "2", "SNS_Topic_ARN": topic, "Notify_Interval": "10s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	var lost atomic.Int64
+	fake := &notifytest.Fake{}
+	c := &clock{now: t0}
+	ns, err := newNotes(cfg, Deps{SNS: fake}, c.Now, slog.New(NewLogHandler(&logs, "output:dosguard:test", slog.LevelInfo)), &lost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range notify.DefaultMaxPending + 3 {
+		ns.push(notify.Decision{Rule: "r", Host: fmt.Sprintf("h%d", i), Status: ban.Blocked})
+	}
+	ns.pub.Round(context.Background()) // the full queue goes out at once
+	if n := lost.Load(); n != 3 {
+		t.Errorf("lost = %d, want the 3 oldest dropped", n)
+	}
+	if n := strings.Count(logs.String(), "notification failed"); n != 1 || !strings.Contains(logs.String(), "decisions=3") {
+		t.Errorf("log = %q, want one line for the 3 dropped", logs.String())
+	}
+	if len(fake.Inputs()) == 0 {
+		t.Error("nothing published from the full queue")
 	}
 }
