@@ -71,8 +71,8 @@ type roundStep struct {
 	at       time.Duration
 	op       string // "push", "round" or "close"
 	host     string // "a,b" pushes two before the round
-	want     int  // messages stored so far
-	wantDone bool // Round reports the queue closed and drained
+	want     int    // messages stored so far
+	wantDone bool   // Round reports the queue closed and drained
 }
 
 func TestPublisherRound(t *testing.T) {
