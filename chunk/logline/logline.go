@@ -8,9 +8,7 @@ package logline
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"regexp"
 	"strconv"
@@ -108,7 +106,7 @@ func (p Parser) parseJSON(dst, line []byte) ([]byte, time.Time, bool, bool) {
 	if err := dec.Decode(&m); err != nil || m == nil { // m is nil for "null"
 		return dst, time.Time{}, false, false
 	}
-	if err := dec.Decode(new(any)); !errors.Is(err, io.EOF) { // a second value, or junk
+	if rest := line[dec.InputOffset():]; len(bytes.Trim(rest, " \t\r\n")) > 0 { // a second value, or junk
 		return dst, time.Time{}, false, false
 	}
 	var t time.Time
