@@ -117,6 +117,8 @@ func TestParse(t *testing.T) {
 		{name: "json string is not a record", format: "json", line: `"a"`},
 		{name: "json two objects", format: "json", line: `{"a":1}{"b":2}`},
 		{name: "json trailing junk", format: "json", line: `{"a":1} junk`},
+		{name: "json trailing non-JSON blank", format: "json", line: "{\"a\":1}\u00a0"},
+		{name: "json CRLF", format: "json", line: "{\"a\":1}\r\n", ok: true, want: map[string]any{"a": int64(1)}},
 		{name: "json truncated", format: "json", line: `{"a":`},
 		{name: "json bad escape", format: "json", line: `{"a":"\x"}`},
 		{name: "json deep nesting", format: "json", line: strings.Repeat(`{"a":`, 20000) + "1" + strings.Repeat("}", 20000)},
