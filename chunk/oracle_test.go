@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -43,14 +44,15 @@ import (
 // records, group markers or malformed, each record's time, metadata and body
 // bytes, and what Lookup finds.
 
-// ugorji returns a fresh msgpack handle: str decodes to string, bin to
-// []byte, an ext to codec.RawExt (type −1 to time.Time).
-func ugorji() *codec.MsgpackHandle {
+// ugorji returns the msgpack handle: str decodes to string, bin to []byte,
+// an ext to codec.RawExt (type −1 to time.Time). It is built once, as a
+// handle is costly to set up and safe for concurrent use once configured.
+var ugorji = sync.OnceValue(func() *codec.MsgpackHandle {
 	h := new(codec.MsgpackHandle)
 	h.RawToString = true
 	h.MaxDepth = math.MaxInt16
 	return h
-}
+})
 
 // uDecode decodes one object from b into v and returns the bytes it read.
 func uDecode(b []byte, v any) (n int, err error) {

@@ -6,6 +6,7 @@ import (
 	"math"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -315,16 +316,24 @@ func fromJSON(v any) any {
 	return v
 }
 
-// decodeBody decodes a record with ugorji/go's msgpack decoder, independent
-// of package chunk, and fails unless it is exactly one map with string keys.
-func decodeBody(tb testing.TB, body []byte) map[string]any {
-	tb.Helper()
+// msgpack returns the handle of ugorji/go's msgpack decoder, independent of
+// package chunk: str decodes to string, maps to map[string]any. It is built
+// once, as a handle is costly to set up and safe for concurrent use once
+// configured.
+var msgpack = sync.OnceValue(func() *codec.MsgpackHandle {
 	h := new(codec.MsgpackHandle)
 	h.RawToString = true
 	h.MapType = reflect.TypeOf(map[string]any(nil))
 	h.MaxDepth = math.MaxInt16
+	return h
+})
+
+// decodeBody decodes a record with the msgpack handle and fails unless it is
+// exactly one map with string keys.
+func decodeBody(tb testing.TB, body []byte) map[string]any {
+	tb.Helper()
 	var m map[string]any
-	dec := codec.NewDecoderBytes(body, h)
+	dec := codec.NewDecoderBytes(body, msgpack())
 	if err := dec.Decode(&m); err != nil || m == nil || dec.NumBytesRead() != len(body) {
 		tb.Fatalf("record % .64x is not one msgpack map: %v (read %d of %d bytes)", body, err, dec.NumBytesRead(), len(body))
 	}
