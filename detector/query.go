@@ -34,10 +34,10 @@ import (
 // The spec has Target, Key, Window, WindowType, Threshold, Where (the
 // condition's source text), Cond (the condition compiled by this parse, so
 // RuleSpec.Compile does not compile it again), Distinct, Alias and Query
-// set; Name and Action are left to the caller. Anything outside the subset (joins, other
-// aggregates or views, ORDER BY, a HAVING that never fires) is refused with
-// a *SyntaxError quoting the query and giving the line and column of the
-// unsupported part.
+// set; Name and Action are left to the caller. Anything outside the subset
+// (joins, other aggregates or views, ORDER BY, a HAVING that never fires) is
+// refused with a *SyntaxError quoting the query and giving the line and
+// column of the unsupported part.
 func ParseQuery(q string) (RuleSpec, error) {
 	p, err := newParser("query", q, true)
 	if err != nil {

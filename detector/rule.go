@@ -59,11 +59,11 @@ func ParseWindowType(s string) (WindowType, error) {
 	return 0, fmt.Errorf("detector: window type %q: want sliding or tumbling", s)
 }
 
-// RuleSpec is one named rule as written by a user, with its condition
-// compiled: the common form of a structured rule from the rules file and of
+// RuleSpec is one named rule as written by a user, plus its compiled
+// condition: the common form of a structured rule from the rules file and of
 // a Norikra query ([ParseQuery]). It is a plain value; [RuleSpec.Validate]
-// checks it and [RuleSpec.Compile] also compiles Where into Cond, once per
-// rule: whoever runs the rule evaluates that Cond.
+// checks it, and [RuleSpec.Compile] checks it and compiles Where into Cond,
+// once per rule: whoever runs the rule evaluates that Cond.
 type RuleSpec struct {
 	// Name names the rule in logs, notifications and stats.
 	Name string
@@ -123,7 +123,8 @@ func (s RuleSpec) ResolvedKey() chunk.Path {
 
 // Validate reports every invalid field of s, each error naming the rule,
 // the field and its value. Name is not checked: whether it is required is
-// the rules file's business.
+// the rules file's business. A set Cond is taken to be Where compiled and
+// is not compiled again.
 func (s RuleSpec) Validate() error {
 	_, err := s.check()
 	return err
