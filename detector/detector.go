@@ -80,6 +80,19 @@ type Config struct {
 	// Seed seeds the choice of eviction candidates. Any value works; the
 	// same seed and input give the same evictions.
 	Seed uint64
+	// Quiet, if set, says whether an address the Detector fired for is
+	// still quiet (the guard's quiet table: pending decision, ban,
+	// cool-down, back-off). The Detector asks it whenever such an address
+	// records again, or is a candidate for eviction or sweeping; once it
+	// answers false the address's counts start from zero. Without it, an
+	// address stays quiet until Release.
+	Quiet Quieter
+}
+
+// Quieter answers whether an address is quiet. It must not call back into
+// the Detector.
+type Quieter interface {
+	Quiet(a netip.Addr) bool
 }
 
 // Validate reports every invalid field of c, naming the field and its value.
@@ -151,7 +164,7 @@ type entry struct {
 	key   [16]byte // the address as 16 bytes; IPv4 in its mapped form
 	last  int64    // newest record time seen, Unix nanoseconds
 	sum   uint32   // total of the ring's counters
-	quiet bool     // fired; waiting for Release
+	quiet bool     // fired; quiet while Config.Quiet says so (or until Release)
 }
 
 // dval is one slot of a distinct value set.
@@ -277,7 +290,10 @@ func (d *Detector) observe(t time.Time, a netip.Addr, h uint64) (Hit, bool) {
 	}
 	e := &d.entries[i]
 	if e.quiet {
-		return Hit{}, false
+		if d.stillQuiet(i) {
+			return Hit{}, false
+		}
+		d.rearm(i) // quiet no more: count from zero
 	}
 	r := d.counts[int(i)*d.ring : int(i+1)*d.ring]
 	tick := floorDiv(ns, d.width)
@@ -498,13 +514,34 @@ func (d *Detector) CountAt(t time.Time, a netip.Addr) int {
 	return int(d.countAt(i, tick))
 }
 
-// Quiet reports whether a has fired and waits for Release.
+// Quiet reports whether a has fired and is still quiet: until Release, or
+// while Config.Quiet says so.
 func (d *Detector) Quiet(a netip.Addr) bool {
 	if !a.IsValid() {
 		return false
 	}
 	i, found := d.index[a.As16()]
-	return found && d.entries[i].quiet
+	return found && d.entries[i].quiet && d.stillQuiet(i)
+}
+
+// stillQuiet asks Config.Quiet whether fired entry i is still quiet.
+func (d *Detector) stillQuiet(i uint32) bool {
+	if d.cfg.Quiet == nil {
+		return true
+	}
+	return d.cfg.Quiet.Quiet(netip.AddrFrom16(d.entries[i].key).Unmap())
+}
+
+// rearm makes fired entry i count again from zero, as a new address.
+func (d *Detector) rearm(i uint32) {
+	e := &d.entries[i]
+	e.quiet = false
+	e.sum = 0
+	d.stats.Quiet--
+	clear(d.counts[int(i)*d.ring : int(i+1)*d.ring])
+	if d.cfg.Distinct {
+		d.freeSet(&d.sets[i])
+	}
 }
 
 // Release forgets a: its counts are dropped, so it must reach the threshold
@@ -523,7 +560,7 @@ func (d *Detector) Release(a netip.Addr) bool {
 	return quiet
 }
 
-// SweepAt drops every address, quiet ones excepted, whose ring lies wholly
+// SweepAt drops every address, quiet ones excepted (see Quiet), whose ring lies wholly
 // before the window ending at t: for a sliding window those whose CountAt(t)
 // is zero, for a tumbling one those with no record in t's batch or the one
 // before. The caller calls it periodically with the newest record time it
@@ -539,7 +576,7 @@ func (d *Detector) SweepAt(t time.Time) int {
 	// Walk backwards: remove moves the last entry, already kept, into i.
 	for i := len(d.entries) - 1; i >= 0; i-- {
 		e := &d.entries[i]
-		if !e.quiet && floorDiv(e.last, d.width) < oldest {
+		if (!e.quiet || !d.stillQuiet(uint32(i))) && floorDiv(e.last, d.width) < oldest {
 			d.remove(uint32(i))
 			dropped++
 		}
@@ -606,10 +643,14 @@ func (d *Detector) evict(tick int64) bool {
 			i = 0
 		}
 		e := &d.entries[i]
+		var c uint32 // a fired entry no longer quiet weighs nothing: it restarts from zero
 		if e.quiet {
-			continue
+			if d.stillQuiet(i) {
+				continue
+			}
+		} else {
+			c = d.countAt(i, tick)
 		}
-		c := d.countAt(i, tick)
 		if !found || c < vCount || c == vCount && e.last < vLast {
 			victim, vCount, vLast, found = i, c, e.last, true
 		}

@@ -17,8 +17,11 @@
 //
 // When an address's windowed count reaches the threshold, ObserveAt returns a
 // [Hit] once and the address turns quiet: it stays tracked, is never evicted
-// and never fires again until the caller, whose block has ended or failed,
-// calls [Detector.Release].
+// and never fires again while it is quiet. Whether it still is, the
+// Detector asks [Config.Quiet] (the guard's quiet table: a pending decision,
+// a ban, a cool-down, a back-off) whenever the address records again or is
+// considered for eviction or sweeping; once the answer is no, its counts
+// start from zero. Without a Quieter it stays quiet until [Detector.Release].
 //
 // # Windows
 //
@@ -84,7 +87,8 @@
 // When the table is full, a new address evicts the lightest of 8
 // consecutive entries from a random position: lowest count in its ring at
 // the new record's time (for a tumbling window, both batches), then oldest
-// newest record. Quiet entries are never evicted; if all eight are quiet the
+// newest record. Quiet entries are never evicted (a fired entry that is no
+// longer quiet weighs nothing); if all eight are quiet the
 // new address is not tracked (Stats.Dropped). Evictions are counted in
 // Stats.Evicted. A heavy hitter hidden in a spray of one-off addresses keeps
 // a count above theirs and survives (TestSprayMemory); only while it has a

@@ -41,13 +41,13 @@ func TestRuleConditionCompiledOnce(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v: New: %v", props, err)
 		}
-		for i, ru := range g.rules {
+		for i, ru := range g.flush.rules {
 			want := cfg.Rules[i].Cond
 			if c, err := detector.CompileCond(cfg.Rules[i].Where); err != nil || want == nil || want.String() != c.String() {
 				t.Errorf("%v: rule %s: conf's Cond = %v, want Where %q compiled", props, ru.Name, want, cfg.Rules[i].Where)
 			}
-			if ru.cond != want {
-				t.Errorf("%v: rule %s evaluates Cond %p, want conf's %p", props, ru.Name, ru.cond, want)
+			if ru.Cond != want {
+				t.Errorf("%v: rule %s evaluates Cond %p, want conf's %p", props, ru.Name, ru.Cond, want)
 			}
 		}
 	}
