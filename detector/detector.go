@@ -13,7 +13,7 @@ import (
 const (
 	// DefaultMaxKeys is the number of tracked addresses when
 	// Config.MaxKeys is zero: about 140 MB of state when full with the
-	// default 12 buckets (see Detector, Memory).
+	// default 12 buckets (see Memory in the package doc).
 	DefaultMaxKeys = 1_000_000
 	// DefaultBuckets is the ring size of a sliding window when
 	// Config.Buckets is zero.
@@ -80,6 +80,19 @@ type Config struct {
 	// Seed seeds the choice of eviction candidates. Any value works; the
 	// same seed and input give the same evictions.
 	Seed uint64
+	// Quiet, if set, says whether an address the Detector fired for is
+	// still quiet (the guard's quiet table: pending decision, ban,
+	// cool-down, back-off). The Detector asks it whenever such an address
+	// records again, or is a candidate for eviction or sweeping; once it
+	// answers false the address's counts start from zero. Without it, an
+	// address stays quiet until Release.
+	Quiet Quieter
+}
+
+// Quieter answers whether an address is quiet. It must not call back into
+// the Detector.
+type Quieter interface {
+	Quiet(a netip.Addr) bool
 }
 
 // Validate reports every invalid field of c, naming the field and its value.
@@ -151,7 +164,7 @@ type entry struct {
 	key   [16]byte // the address as 16 bytes; IPv4 in its mapped form
 	last  int64    // newest record time seen, Unix nanoseconds
 	sum   uint32   // total of the ring's counters
-	quiet bool     // fired; waiting for Release
+	quiet bool     // fired; quiet while Config.Quiet says so (or until Release)
 }
 
 // dval is one slot of a distinct value set.
@@ -172,84 +185,10 @@ type dset struct {
 	n     int    // occupied slots, live and stale
 }
 
-// Detector counts requests (or distinct values) per address over a sliding
-// or tumbling window of record time and reports addresses that reach the
-// threshold.
-//
-// # Sliding windows
-//
-// Time is cut into buckets of width w = Window/Buckets, aligned on the Unix
-// epoch. Each address keeps a ring of Buckets+1 counters driven by the newest
-// record seen for it: when that record is at t, the ring holds the buckets
-// from the one containing t-Window to the one containing t. Hence the bound:
-// the count always includes every record of the address in (t-Window, t],
-// and may include records in (t-Window-w, t-Window], never older. The
-// detector never under-counts and over-counts by at most one bucket just
-// before the window, that is by at most 1/Buckets of the window; with the
-// default 12 buckets of a 60 s window, records up to 5 s older than the
-// window may still count. (When Buckets does not divide Window in
-// nanoseconds, w is rounded up and the window with it, by less than Buckets
-// nanoseconds.)
-//
-// # Tumbling windows
-//
-// With Tumbling, batch k holds the records in [k*Window, (k+1)*Window) of
-// Unix time: a 1-minute batch is a clock minute, a 1-hour batch a UTC hour,
-// so a log gives the same answers however and whenever it is replayed. Each
-// batch is counted apart, from zero, and an address fires as soon as the
-// count of one batch reaches the threshold, without waiting for the batch's
-// end. Each address keeps two counters: its newest record's batch and the
-// one before, so a late record of the previous batch still counts into that
-// batch (and may make it fire); older records are late.
-//
-// # Distinct values
-//
-// With Distinct, the count is the number of distinct values (hashes passed
-// to ObserveDistinctAt) seen for the address in the window; repeats are
-// free. Each address keeps a set of value hashes, each with the bucket (or
-// batch) it was last seen in, so values age out of a sliding window as
-// records do, with the same bound, and a tumbling batch starts empty. Two
-// values are the same when their hashes agree in the top 63 bits. A set
-// holds fewer than Threshold live values (at Threshold the address fires
-// and its set is freed; a tumbling set spans two batches, so twice that) in
-// a table of at most the power of two at or above 4/3 of that many slots of
-// 16 bytes: under 43 bytes per unit of threshold per address for a sliding
-// window, 86 for a tumbling one, and MaxKeys times that for the whole
-// Detector. Most addresses send far fewer values than the threshold and
-// keep the 4-slot table they start with.
-//
-// # Time
-//
-// Lateness is judged per address, against the newest record of that address:
-// a record older than the newest but inside its ring (for a sliding window,
-// the window and one bucket before it; for a tumbling window, the current
-// and previous batch) is counted in its own bucket; a record older than the
-// ring is ignored and counted in Stats.Late. The tolerance is thus measured
-// against the records, never the wall clock. A newer record moves the ring
-// forward, however far: one record stamped in the future empties the
-// address's ring and makes its following present-day records late. Because
-// the judgement is per address, a replayed old log interleaved with live
-// traffic is not late for the addresses it alone carries.
-//
-// # Memory
-//
-// At most MaxKeys addresses are tracked. An address costs a 32-byte entry,
-// 4*(Buckets+1) bytes of counters and a slot in the index map, none holding
-// a pointer for the garbage collector to scan: with 12 buckets, about 140
-// bytes once map load and slice growth are counted; a tumbling window, with
-// 2 counters, about 85 (BenchmarkBytesPerKey). Distinct adds a 32-byte set
-// header and a table of at least 4 slots (64 bytes): about 240 bytes for an
-// address with a few values. SweepAt drops addresses
-// whose ring lies wholly before the window. When the table is full, a new
-// address evicts the lightest of 8 consecutive entries from a random
-// position: lowest count in its ring at the new record's time (for a
-// tumbling window, both batches), then oldest newest-record; quiet entries
-// are never evicted, and if all eight are quiet the new address is not
-// tracked (Stats.Dropped). A heavy hitter hidden in a spray of one-off
-// addresses keeps a count above theirs and survives (TestSprayMemory,
-// BenchmarkSpray10M); only while it has a single record in the ring is it
-// as light as they are, so when the table turns over faster than it sends
-// it may lose its first records, never more.
+// Detector is the state of one rule: it counts requests (or distinct
+// values) per address over a sliding or tumbling window of record time and
+// reports, once, each address that reaches the threshold. The package doc
+// describes its windows, late records and memory bound.
 //
 // A Detector is not safe for concurrent use; the caller serialises calls.
 type Detector struct {
@@ -329,7 +268,8 @@ func (d *Detector) ObserveAt(t time.Time, a netip.Addr) (Hit, bool) {
 // without Distinct, h is ignored and the request is counted.
 //
 // ObserveDistinctAt does not allocate for a tracked address whose set has
-// room; a set grows by doubling, up to the bound given in the Detector doc.
+// room; a set grows by doubling, up to the bound given under Memory in the
+// package doc.
 func (d *Detector) ObserveDistinctAt(t time.Time, a netip.Addr, h uint64) (Hit, bool) {
 	return d.observe(t, a, h)
 }
@@ -350,7 +290,10 @@ func (d *Detector) observe(t time.Time, a netip.Addr, h uint64) (Hit, bool) {
 	}
 	e := &d.entries[i]
 	if e.quiet {
-		return Hit{}, false
+		if d.stillQuiet(i) {
+			return Hit{}, false
+		}
+		d.rearm(i) // quiet no more: count from zero
 	}
 	r := d.counts[int(i)*d.ring : int(i+1)*d.ring]
 	tick := floorDiv(ns, d.width)
@@ -571,13 +514,34 @@ func (d *Detector) CountAt(t time.Time, a netip.Addr) int {
 	return int(d.countAt(i, tick))
 }
 
-// Quiet reports whether a has fired and waits for Release.
+// Quiet reports whether a has fired and is still quiet: until Release, or
+// while Config.Quiet says so.
 func (d *Detector) Quiet(a netip.Addr) bool {
 	if !a.IsValid() {
 		return false
 	}
 	i, found := d.index[a.As16()]
-	return found && d.entries[i].quiet
+	return found && d.entries[i].quiet && d.stillQuiet(i)
+}
+
+// stillQuiet asks Config.Quiet whether fired entry i is still quiet.
+func (d *Detector) stillQuiet(i uint32) bool {
+	if d.cfg.Quiet == nil {
+		return true
+	}
+	return d.cfg.Quiet.Quiet(netip.AddrFrom16(d.entries[i].key).Unmap())
+}
+
+// rearm makes fired entry i count again from zero, as a new address.
+func (d *Detector) rearm(i uint32) {
+	e := &d.entries[i]
+	e.quiet = false
+	e.sum = 0
+	d.stats.Quiet--
+	clear(d.counts[int(i)*d.ring : int(i+1)*d.ring])
+	if d.cfg.Distinct {
+		d.freeSet(&d.sets[i])
+	}
 }
 
 // Release forgets a: its counts are dropped, so it must reach the threshold
@@ -596,7 +560,7 @@ func (d *Detector) Release(a netip.Addr) bool {
 	return quiet
 }
 
-// SweepAt drops every address, quiet ones excepted, whose ring lies wholly
+// SweepAt drops every address, quiet ones excepted (see Quiet), whose ring lies wholly
 // before the window ending at t: for a sliding window those whose CountAt(t)
 // is zero, for a tumbling one those with no record in t's batch or the one
 // before. The caller calls it periodically with the newest record time it
@@ -612,7 +576,7 @@ func (d *Detector) SweepAt(t time.Time) int {
 	// Walk backwards: remove moves the last entry, already kept, into i.
 	for i := len(d.entries) - 1; i >= 0; i-- {
 		e := &d.entries[i]
-		if !e.quiet && floorDiv(e.last, d.width) < oldest {
+		if (!e.quiet || !d.stillQuiet(uint32(i))) && floorDiv(e.last, d.width) < oldest {
 			d.remove(uint32(i))
 			dropped++
 		}
@@ -679,10 +643,14 @@ func (d *Detector) evict(tick int64) bool {
 			i = 0
 		}
 		e := &d.entries[i]
+		var c uint32 // a fired entry no longer quiet weighs nothing: it restarts from zero
 		if e.quiet {
-			continue
+			if d.stillQuiet(i) {
+				continue
+			}
+		} else {
+			c = d.countAt(i, tick)
 		}
-		c := d.countAt(i, tick)
 		if !found || c < vCount || c == vCount && e.last < vLast {
 			victim, vCount, vLast, found = i, c, e.last, true
 		}

@@ -2,55 +2,60 @@
 // section (or one CLI replay) runs.
 //
 // The model has two halves joined by a bounded queue. Flush, on Fluent Bit's
-// thread, decodes a chunk, extracts and validates the client address of each
-// record, and counts it in the detector; it never calls AWS and never waits.
-// When an address trips the rule, its Hit goes into the queue. The worker,
-// a goroutine started by Start, takes hits off the queue and acts on them:
-// it writes the deny entries through acl, decides the outcome (blocked,
-// detected, failed to block), logs it and hands it to a second goroutine that
-// publishes to SNS, so a slow SNS never holds up blocking. The worker also
-// expires bans on the wall clock at each tick and sends "unblocked".
+// threads, decodes a chunk, extracts and validates the client address of
+// each record, and counts it in the rules' detectors; it never calls AWS and
+// never waits. When an address trips a rule, the flush marks it pending in
+// the quiet table and queues its Hit. The worker, a goroutine started by
+// Start, takes hits off the queue and acts on them through the ban manager
+// (the deny entries), decides the outcome (blocked, detected, failed to
+// block), logs it and hands it to the notifier goroutine, so a slow SNS
+// never holds up blocking. At each tick the worker expires bans and sends
+// "unblocked".
+//
+// One table (package quiet) answers whether an address is quiet for a rule,
+// why and until when: the detectors ask it, the worker alone updates it.
+// One clock (Deps.Now) dates everything the guard, its worker and its
+// notifier do; ticks only wake the worker up.
 //
 // Every decision ends as exactly one of blocked, detected, failed to block or
-// unblocked, and each is logged and notified. An address stays quiet in the
-// detector while its ban (or detect cool-down, or failure back-off) lasts.
+// unblocked, and each is logged and notified.
 package guard
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"log/slog"
-	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/dosguard/dosguard/acl"
-	"github.com/dosguard/dosguard/chunk"
 	"github.com/dosguard/dosguard/conf"
 	"github.com/dosguard/dosguard/detector"
 	"github.com/dosguard/dosguard/notify"
+	"github.com/dosguard/dosguard/quiet"
 )
 
 // Deps are what a Guard needs from outside: the AWS clients (nil when not
-// used) and, for tests and replays, the clock and the expiry tick.
+// used) and, for tests and replays, the clock and the ticks.
 type Deps struct {
 	// EC2 writes the deny entries; nil with Action detect, or in dry-run
 	// without Network ACL ids.
 	EC2 acl.EC2API
 	// SNS publishes notifications; nil when there is no topic.
 	SNS notify.SNSAPI
-	// Now is the wall clock; nil means time.Now.
+	// Now is the one clock of the instance: decisions, expiry, ban lengths,
+	// records without a time of their own. nil means time.Now.
 	Now func() time.Time
-	// Tick drives expiry and sweeps; each value is the current wall time.
-	// nil means Start makes a one-second ticker.
+	// Tick wakes the worker up for expiry and sweeps; the value sent is
+	// ignored (the worker reads Now). nil means Start makes a one-second
+	// ticker.
 	Tick <-chan time.Time
-	// NotifyTick wakes the notifier to publish what has become due (a
+	// NotifyTick wakes the notifier up to publish what has become due (a
 	// group after Notify_Interval, a message the rate limit held back, the
-	// drain at Close); nil means Start makes a one-second ticker. The
-	// notifier reads the time from Now, like the rest of the guard.
+	// drain at Close); the value sent is ignored (the notifier reads Now).
+	// nil means Start makes a one-second ticker.
 	NotifyTick <-chan time.Time
 	// OnDecision, if set, is called by the worker after each decision is
 	// logged and queued for SNS (the CLI prints it; tests observe it).
@@ -76,71 +81,36 @@ type Stats struct {
 	NotifyErr int64 // notifications that could not be published
 }
 
+type counters struct {
+	records, malformed, groups, noKey, invalid, exempt, hits, queueFull,
+	blocked, detected, failed, unblocked, notifyErr atomic.Int64
+}
+
 // Guard is one dosguard instance. Flush is safe for concurrent use (Fluent
 // Bit's workers N); Start and Close are called once each.
 type Guard struct {
 	cfg     conf.Config
 	log     *slog.Logger
 	now     func() time.Time
-	tick    <-chan time.Time
 	onDec   func(notify.Decision)
+	quiet   *quiet.Table
 	manager *acl.Manager // nil: no NACL calls (detect only, or dry-run without ACL ids)
 	notes   *notes       // the notification path: queue and publisher
-	exempt  *detector.Exemptions
+	stats   counters
 
-	mu     sync.Mutex // guards the rules' detectors, scratch, newest, closed and sends on hits
-	rules  []*rule
-	keys   []*detector.KeyExtractor
-	seed   maphash.Seed
-	on     []bool     // per flush: rules whose target matches the tag
-	scr    []keyState // per record: the address of each key extractor
-	newest time.Time
-	closed bool
-	hits   chan job
+	flush   flushState  // Fluent Bit's threads, under flush.mu
+	work    workerState // the worker goroutine's alone
+	running lifecycle
+}
 
-	held     map[netip.Addr]struct{} // worker-owned: addresses quiet because they are banned
-	quiet    map[quietKey]time.Time  // worker-owned: detect cool-downs, failure back-offs
-	swept    time.Time               // newest record time at the last sweep
-	reported detector.Stats          // detector stats at the last eviction report
-	reportAt time.Time               // wall time of the last eviction report
-	stats    counters
-	runCtx   context.Context
+// lifecycle is what Start and Close share.
+type lifecycle struct {
+	tick     <-chan time.Time
+	ctx      context.Context
 	cancel   context.CancelFunc
 	started  bool
 	workerWG sync.WaitGroup
 	stopTick func()
-}
-
-// rule is a compiled rule with its own per-address state.
-type rule struct {
-	conf.Rule
-	cond *detector.Cond
-	det  *detector.Detector
-	key  int // index into Guard.keys
-}
-
-// job is a hit waiting for the worker.
-type job struct {
-	rule *rule
-	hit  detector.Hit
-}
-
-// keyState caches one key extractor's result for the current record.
-type keyState struct {
-	done bool
-	ok   bool
-	addr netip.Addr
-}
-
-type counters struct {
-	records, malformed, groups, noKey, invalid, exempt, hits, queueFull,
-	blocked, detected, failed, unblocked, notifyErr atomic.Int64
-}
-
-// quietKey is one rule's address kept quiet without a ban.
-type quietKey struct {
-	rule *rule
-	addr netip.Addr
 }
 
 // New builds a Guard from a validated config. It starts nothing; call Start.
@@ -148,23 +118,22 @@ func New(cfg conf.Config, deps Deps, logger *slog.Logger) (*Guard, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	g := &Guard{
-		cfg: cfg, log: logger, now: deps.Now, tick: deps.Tick, onDec: deps.OnDecision,
-		hits:  make(chan job, cfg.QueueSize),
-		seed:  maphash.MakeSeed(),
-		held:  map[netip.Addr]struct{}{},
-		quiet: map[quietKey]time.Time{},
-	}
+	g := &Guard{cfg: cfg, log: logger, now: deps.Now, onDec: deps.OnDecision}
 	if g.now == nil {
 		g.now = time.Now
 	}
-	if err := g.compileRules(); err != nil {
+	g.running.tick = deps.Tick
+	var err error
+	if g.flush.rules, g.flush.keys, err = compileRules(cfg); err != nil {
 		return nil, err
 	}
-	var err error
-	g.exempt, err = detector.NewExemptions(detector.ExemptionsConfig{Allowlist: cfg.Allowlist, BlockPrivate: cfg.BlockPrivate})
-	if err != nil {
-		return nil, fmt.Errorf("guard: %w", err)
+	blocking := make([]bool, len(g.flush.rules))
+	for i, ru := range g.flush.rules {
+		blocking[i] = ru.Action == conf.ActionBlock
+	}
+	g.quiet = quiet.New(blocking)
+	if err := g.flush.init(cfg, g.quiet); err != nil {
+		return nil, err
 	}
 	if cfg.Blocks() && len(cfg.ACLIDs) > 0 {
 		if deps.EC2 == nil {
@@ -187,21 +156,15 @@ func New(cfg conf.Config, deps Deps, logger *slog.Logger) (*Guard, error) {
 // then starts the worker and the notifier goroutines. An error means the
 // instance must not run; its text is one line for Fluent Bit's log.
 func (g *Guard) Start(ctx context.Context) error {
-	if g.started {
+	l := &g.running
+	if l.started {
 		return nil
 	}
-	if g.manager != nil {
-		check := g.cfg.StartupCheck && !g.cfg.DryRun
-		events, err := g.manager.Start(ctx, g.now().UTC().Truncate(time.Second), check)
-		if err != nil {
-			return err
-		}
-		for _, e := range events {
-			g.emitEvent(nil, detector.Hit{}, e)
-		}
+	if err := g.startBans(ctx); err != nil {
+		return err
 	}
-	g.started = true
-	g.runCtx, g.cancel = context.WithCancel(context.Background())
+	l.started = true
+	l.ctx, l.cancel = context.WithCancel(context.Background())
 	var stops []func()
 	ticker := func(c <-chan time.Time) <-chan time.Time {
 		if c != nil {
@@ -211,198 +174,16 @@ func (g *Guard) Start(ctx context.Context) error {
 		stops = append(stops, t.Stop)
 		return t.C
 	}
-	tick, ntick := ticker(g.tick), ticker(g.notes.tick)
-	g.stopTick = func() {
+	tick, ntick := ticker(l.tick), ticker(g.notes.tick)
+	l.stopTick = func() {
 		for _, s := range stops {
 			s()
 		}
 	}
-	g.workerWG.Add(1)
-	go g.work(tick)
-	g.notes.start(g.runCtx, ntick)
+	l.workerWG.Add(1)
+	go g.runWorker(tick)
+	g.notes.start(l.ctx, ntick)
 	return nil
-}
-
-// FlushStats describes one flushed chunk.
-type FlushStats struct {
-	Records, Malformed, Hits int
-}
-
-// Flush counts the records of one Fluent Bit chunk. Records without their own
-// time are counted at the wall clock's now. It never blocks on AWS.
-func (g *Guard) Flush(data []byte, tag string) FlushStats {
-	return g.FlushAt(g.now(), data, tag)
-}
-
-// FlushAt is Flush with the arrival time given. data is not retained. Each
-// record is decoded once, whatever the number of rules; each key field is
-// extracted at most once per record.
-func (g *Guard) FlushAt(now time.Time, data []byte, tag string) FlushStats {
-	var (
-		fs                              FlushStats
-		noKey, invalid, exempt, dropped int64
-	)
-	r := chunk.NewReader(data)
-	g.mu.Lock()
-	anyOn := false
-	for i, ru := range g.rules {
-		g.on[i] = detector.MatchTarget(ru.Target, tag)
-		anyOn = anyOn || g.on[i]
-	}
-	for {
-		ev, ok := r.Next()
-		if !ok {
-			break
-		}
-		fs.Records++
-		if !anyOn {
-			continue
-		}
-		for k := range g.scr {
-			g.scr[k].done = false
-		}
-		t := now
-		if ev.HasTime {
-			t = ev.Time
-		}
-		if t.After(g.newest) {
-			g.newest = t
-		}
-		for i, ru := range g.rules {
-			if !g.on[i] || !ru.cond.Eval(ev.Body) {
-				continue
-			}
-			ks := &g.scr[ru.key]
-			if !ks.done {
-				addr, err := g.keys[ru.key].Extract(ev.Body)
-				*ks = keyState{done: true}
-				switch {
-				case errors.Is(err, detector.ErrMissing):
-					noKey++
-				case err != nil:
-					invalid++
-				default:
-					if _, ex := g.exempt.Exempt(addr); ex {
-						exempt++
-					} else {
-						ks.ok, ks.addr = true, addr
-					}
-				}
-			}
-			if !ks.ok {
-				continue
-			}
-			var hit detector.Hit
-			var fired bool
-			if ru.Distinct != nil {
-				v, ok := chunk.Lookup(ev.Body, ru.Distinct)
-				if !ok {
-					continue
-				}
-				hit, fired = ru.det.ObserveDistinctAt(t, ks.addr, maphash.Bytes(g.seed, v.Raw))
-			} else {
-				hit, fired = ru.det.ObserveAt(t, ks.addr)
-			}
-			if !fired {
-				continue
-			}
-			fs.Hits++
-			if g.closed {
-				dropped++
-				continue
-			}
-			select {
-			case g.hits <- job{rule: ru, hit: hit}:
-			default:
-				// The worker is behind: re-arm the address so it can trip
-				// again once the queue has room, and report the drop.
-				ru.det.Release(ks.addr)
-				dropped++
-			}
-		}
-	}
-	g.mu.Unlock()
-	st := r.Stats()
-	fs.Malformed = st.Malformed
-	g.stats.records.Add(int64(fs.Records))
-	g.stats.malformed.Add(int64(st.Malformed))
-	g.stats.groups.Add(int64(st.Groups))
-	g.stats.noKey.Add(noKey)
-	g.stats.invalid.Add(invalid)
-	g.stats.exempt.Add(exempt)
-	g.stats.hits.Add(int64(fs.Hits))
-	if dropped > 0 {
-		g.stats.queueFull.Add(dropped)
-		g.log.Warn("decision queue full: hits dropped, the addresses can trip again", "dropped", dropped, "queue_size", g.cfg.QueueSize)
-	}
-	return fs
-}
-
-// compileRules builds each rule's condition and detector, sharing one key
-// extractor between rules that read the same key.
-func (g *Guard) compileRules() error {
-	seen := map[string]int{}
-	for _, cr := range g.cfg.Rules {
-		cond, err := detector.CompileCond(cr.Where)
-		if err != nil {
-			return fmt.Errorf("guard: rule %s: %w", cr.Name, err)
-		}
-		det, err := detector.New(detector.Config{
-			Window: cr.Window, Threshold: cr.Threshold, MaxKeys: g.cfg.MaxTrackedKeys,
-			Tumbling: cr.WindowType == detector.Tumbling, Distinct: cr.Distinct != nil,
-		})
-		if err != nil {
-			return fmt.Errorf("guard: rule %s: %w", cr.Name, err)
-		}
-		ks := detector.KeySpec{Field: cr.ResolvedKey(), Fallback: g.cfg.KeyFallback, Trusted: g.cfg.TrustedProxies}
-		id := ks.Field.String()
-		k, ok := seen[id]
-		if !ok {
-			x, err := detector.NewKeyExtractor(ks)
-			if err != nil {
-				return fmt.Errorf("guard: rule %s: %w", cr.Name, err)
-			}
-			k = len(g.keys)
-			g.keys = append(g.keys, x)
-			seen[id] = k
-		}
-		g.rules = append(g.rules, &rule{Rule: cr, cond: cond, det: det, key: k})
-	}
-	if len(g.rules) == 0 {
-		return errors.New("guard: no rules")
-	}
-	g.on = make([]bool, len(g.rules))
-	g.scr = make([]keyState, len(g.keys))
-	return nil
-}
-
-// detectorStats sums the rules' detector stats; called with mu held.
-func (g *Guard) detectorStats() detector.Stats {
-	var sum detector.Stats
-	for _, ru := range g.rules {
-		s := ru.det.Stats()
-		sum.Tracked += s.Tracked
-		sum.Evicted += s.Evicted
-		sum.Dropped += s.Dropped
-		sum.Late += s.Late
-	}
-	return sum
-}
-
-// release re-arms addr in rule only, or in every blocking rule when only is
-// nil (a ban ended).
-func (g *Guard) release(addr netip.Addr, only *rule) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if only != nil {
-		only.det.Release(addr)
-		return
-	}
-	for _, ru := range g.rules {
-		if ru.Action == conf.ActionBlock {
-			ru.det.Release(addr)
-		}
-	}
 }
 
 // Stats returns a snapshot of the counters.
@@ -415,9 +196,7 @@ func (g *Guard) Stats() Stats {
 		Detected: c.detected.Load(), Failed: c.failed.Load(), Unblocked: c.unblocked.Load(),
 		NotifyErr: c.notifyErr.Load(),
 	}
-	g.mu.Lock()
-	d := g.detectorStats()
-	g.mu.Unlock()
+	d := g.flush.detectorStats()
 	st.Evicted, st.Late = d.Evicted, d.Late
 	return st
 }
@@ -427,20 +206,16 @@ func (g *Guard) Stats() Stats {
 // ends (then in-flight AWS calls are cancelled and reported as failed).
 // Active bans stay in the Network ACLs.
 func (g *Guard) Close(ctx context.Context) error {
-	g.mu.Lock()
-	if g.closed {
-		g.mu.Unlock()
+	if !g.flush.close() {
 		return nil
 	}
-	g.closed = true
-	close(g.hits)
-	g.mu.Unlock()
-	if !g.started {
+	l := &g.running
+	if !l.started {
 		return nil
 	}
 	done := make(chan struct{})
 	go func() {
-		g.workerWG.Wait()
+		l.workerWG.Wait()
 		g.notes.drain()
 		close(done)
 	}()
@@ -448,12 +223,12 @@ func (g *Guard) Close(ctx context.Context) error {
 	select {
 	case <-done:
 	case <-ctx.Done():
-		g.cancel()
+		l.cancel()
 		<-done
 		err = fmt.Errorf("guard: exit: pending actions cut short: %w", ctx.Err())
 	}
-	g.cancel()
-	g.stopTick()
+	l.cancel()
+	l.stopTick()
 	st := g.Stats()
 	g.log.Info("stopped", "records", st.Records, "blocked", st.Blocked, "detected", st.Detected,
 		"failed", st.Failed, "unblocked", st.Unblocked, "invalid", st.Invalid, "no_key", st.NoKey,
@@ -464,7 +239,16 @@ func (g *Guard) Close(ctx context.Context) error {
 
 func (g *Guard) activeCount() int {
 	if g.manager == nil {
-		return 0
+		_, bans := g.quiet.Len()
+		return bans
 	}
 	return len(g.manager.Bans())
+}
+
+// sumStats adds up detector stats.
+func sumStats(sum *detector.Stats, s detector.Stats) {
+	sum.Tracked += s.Tracked
+	sum.Evicted += s.Evicted
+	sum.Dropped += s.Dropped
+	sum.Late += s.Late
 }

@@ -104,11 +104,12 @@ func (r *rig) decision() notify.Decision {
 	return notify.Decision{}
 }
 
-// noDecision checks that nothing was decided, after making sure the worker
-// has processed everything queued so far (a tick is handled in order).
+// noDecision checks that nothing was decided, after a tick and after the
+// worker has acted on every hit queued so far (settle).
 func (r *rig) noDecision() {
 	r.t.Helper()
 	r.tick <- r.clock.Now()
+	settle(r.g)
 	select {
 	case d := <-r.decs:
 		r.t.Fatalf("unexpected decision %s %s", d.Status, d.Host)
@@ -141,6 +142,14 @@ func records(dst []byte, host string, n int, start time.Time, step time.Duration
 		})
 	}
 	return dst
+}
+
+// settle returns once the worker has acted on every hit queued before the
+// call: a barrier goes through the same queue, after them.
+func settle(g *Guard) {
+	if b := g.flush.barrier(); b != nil {
+		<-b
+	}
 }
 
 func denies(s *acltest.Server, id string) []string {

@@ -76,10 +76,12 @@ func TestRestartKeepsBans(t *testing.T) {
 	defer g2.Close(context.Background())
 	// Still banned: more requests do not add an entry.
 	g2.Flush(records(nil, "203.0.113.60", 5, t0.Add(time.Minute), time.Second), "access")
+	settle(g2)
 	if got := denies(r.ec2, acl1); len(got) != 1 {
 		t.Fatalf("denies after restart = %q, want the one entry", got)
 	}
-	tick <- t0.Add(10 * time.Minute)
+	r.clock.Set(t0.Add(10 * time.Minute))
+	tick <- time.Time{} // a wake-up: the worker reads the clock
 	select {
 	case d := <-decs:
 		if d.Status != ban.Unblocked || d.Host != "203.0.113.60" {
@@ -147,7 +149,8 @@ func TestEvictionsReported(t *testing.T) {
 	var logs syncBuffer
 	tick := make(chan time.Time)
 	decs := make(chan notify.Decision, 10)
-	g, err := New(cfg, Deps{Now: func() time.Time { return t0 }, Tick: tick,
+	clk := &clock{now: t0}
+	g, err := New(cfg, Deps{Now: clk.Now, Tick: tick,
 		OnDecision: func(d notify.Decision) { decs <- d }},
 		slog.New(NewLogHandler(&logs, "output:dosguard:test", slog.LevelInfo)))
 	if err != nil {
@@ -176,9 +179,15 @@ func TestEvictionsReported(t *testing.T) {
 	if st := g.Stats(); st.Evicted < 4000 {
 		t.Errorf("evicted = %d, want the spray's one-off addresses evicted", st.Evicted)
 	}
-	tick <- t0.Add(time.Minute)
-	tick <- t0.Add(time.Minute + time.Second) // rate-limited: no second line
-	tick <- t0.Add(2 * time.Minute)           // nothing new: no line
+	for _, at := range []time.Duration{
+		time.Minute,               // the first report
+		time.Minute + time.Second, // rate-limited: no second line
+		2 * time.Minute,           // nothing new: no line
+	} {
+		clk.Set(t0.Add(at))
+		tick <- time.Time{}
+	}
+	settle(g)
 	if n := strings.Count(logs.String(), "addresses evicted to keep memory bounded"); n != 1 {
 		t.Errorf("eviction log lines = %d, want 1:\n%s", n, logs.String())
 	}

@@ -2,84 +2,147 @@ package guard
 
 import (
 	"context"
-	"errors"
 	"github.com/dosguard/dosguard/ban"
 	"log/slog"
 	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/dosguard/dosguard/acl"
 	"github.com/dosguard/dosguard/conf"
 	"github.com/dosguard/dosguard/detector"
 	"github.com/dosguard/dosguard/notify"
+	"github.com/dosguard/dosguard/quiet"
 )
 
-// work is the worker goroutine: it acts on hits and expires bans at each tick.
-func (g *Guard) work(tick <-chan time.Time) {
-	defer g.workerWG.Done()
+// workerState is the worker goroutine's own.
+type workerState struct {
+	swept    time.Time      // newest record time at the last sweep
+	reported detector.Stats // detector stats at the last eviction report
+	reportAt time.Time      // clock time of the last eviction report
+}
+
+// clock is the instance's clock at whole seconds, in UTC: the time of every
+// decision, expiry and ban length.
+func (g *Guard) clock() time.Time {
+	return g.now().UTC().Truncate(time.Second)
+}
+
+// runWorker is the worker goroutine: it acts on hits in queue order and
+// expires bans at each tick.
+func (g *Guard) runWorker(tick <-chan time.Time) {
+	defer g.running.workerWG.Done()
+	ctx := g.running.ctx
 	for {
 		select {
-		case j, ok := <-g.hits:
+		case j, ok := <-g.flush.hits:
 			if !ok {
 				return
 			}
-			g.decide(g.runCtx, j)
-		case now := <-tick:
-			g.ExpireAt(g.runCtx, now)
+			if j.barrier != nil {
+				close(j.barrier)
+				continue
+			}
+			g.decide(ctx, j)
+		case <-tick:
+			g.expire(ctx, g.clock())
 		}
 	}
 }
 
-// decide acts on one hit and emits the decisions it leads to.
+// startBans reconciles the bans with the Network ACLs at start and reports
+// what that found.
+func (g *Guard) startBans(ctx context.Context) error {
+	if g.manager == nil {
+		return nil
+	}
+	check := g.cfg.StartupCheck && !g.cfg.DryRun
+	events, err := g.manager.Start(ctx, g.clock(), check)
+	if err != nil {
+		return err
+	}
+	for _, e := range events {
+		g.emitEvent(nil, detector.Hit{}, e)
+		g.follow(e)
+	}
+	return nil
+}
+
+// decide acts on one hit, emits the decisions it leads to and moves the
+// address out of Pending in the quiet table.
 func (g *Guard) decide(ctx context.Context, j job) {
 	ru, h := j.rule, j.hit
-	now := g.now().UTC().Truncate(time.Second)
-	if ru.Action == conf.ActionDetect {
+	now := g.clock()
+	host := netip.PrefixFrom(h.Addr, h.Addr.BitLen())
+	switch {
+	case ru.Action == conf.ActionDetect:
 		d := g.decision(ru, h, now)
 		until := now.Add(cooldown(ru))
-		g.quiet[quietKey{ru, h.Addr}] = until
+		g.quiet.Hold(ru.index, h.Addr, quiet.Cooldown, until)
 		d.Status, d.ExpiresAt, d.ACLIDs = ban.Detected, until, nil
 		g.emit(d)
 		return
-	}
-	if _, ok := g.held[h.Addr]; ok || g.manager != nil && g.manager.Covers(h.Addr) {
-		// Already banned (after another rule, by an aggregate, or before a
-		// restart): the rule stays quiet for the address until the ban ends.
-		g.held[h.Addr] = struct{}{}
-		g.log.Debug("already blocked", "host", h.Addr, "rule", ru.Name)
-		return
-	}
-	if g.manager == nil {
+	case g.manager == nil:
 		// Dry-run without Network ACLs: decide only; the address stays
 		// quiet for the ban's length as if it had been blocked.
 		d := g.decision(ru, h, now)
 		d.Status = ban.Blocked
 		if ru.BlockDuration > 0 {
 			d.ExpiresAt = now.Add(ru.BlockDuration)
-			g.quiet[quietKey{ru, h.Addr}] = d.ExpiresAt
 		}
+		g.quiet.BanUntil(host, d.ExpiresAt)
+		g.quiet.Clear(ru.index, h.Addr)
 		g.emit(d)
 		return
 	}
+	if b, ok := g.covering(h.Addr); ok {
+		// Already banned (after another rule, by an aggregate, or before a
+		// restart): quiet for every blocking rule until the ban ends.
+		g.quiet.Ban(b.Prefix, b.ExpiresAt)
+		g.quiet.Clear(ru.index, h.Addr)
+		g.log.Debug("already blocked", "host", h.Addr, "rule", ru.Name)
+		return
+	}
+	backoff := false
 	for _, e := range g.manager.BlockFor(ctx, h.Addr, now, ru.BlockDuration) {
 		g.emitEvent(ru, h, e)
-		switch {
-		case e.Prefix.Contains(h.Addr) && e.Status == acl.StatusBlocked:
-			g.held[h.Addr] = struct{}{}
-		case e.Prefix.Contains(h.Addr) && e.Status == acl.StatusFailed:
-			// Back off for one window, so a full NACL or a broken role is
-			// not retried for every record.
-			g.quiet[quietKey{ru, h.Addr}] = now.Add(ru.Window)
-		case e.Status == acl.StatusUnblocked && !strings.HasPrefix(e.Reason, aggregatedInto):
-			g.releaseIn(e.Prefix) // evicted
+		g.follow(e)
+		if e.Status == acl.StatusFailed && e.Prefix.Contains(h.Addr) {
+			backoff = true
 		}
+	}
+	if backoff {
+		// Back off for one window, so a full NACL or a broken role is not
+		// retried for every record.
+		g.quiet.Hold(ru.index, h.Addr, quiet.Backoff, now.Add(ru.Window))
+		return
+	}
+	g.quiet.Clear(ru.index, h.Addr)
+}
+
+// follow updates the quiet table after a ban event: a new ban quiets its
+// prefix, an ended one lets it go (a member folded into an aggregate stays
+// quiet through the aggregate's ban, reported before it).
+func (g *Guard) follow(e acl.Event) {
+	switch e.Status {
+	case acl.StatusBlocked:
+		g.quiet.Ban(e.Prefix, e.ExpiresAt)
+	case acl.StatusUnblocked:
+		g.quiet.Unban(e.Prefix)
 	}
 }
 
-// aggregatedInto starts the reason of a member replaced by an aggregate: it
-// stays banned, through the aggregate.
-const aggregatedInto = "aggregated into"
+// covering returns the ban denying a, if any.
+func (g *Guard) covering(a netip.Addr) (acl.Ban, bool) {
+	if !g.manager.Covers(a) {
+		return acl.Ban{}, false
+	}
+	for _, b := range g.manager.Bans() {
+		if b.Prefix.Contains(a.Unmap()) {
+			return b, true
+		}
+	}
+	return acl.Ban{}, false
+}
 
 // cooldown is how long a detect rule stays quiet for an address.
 func cooldown(ru *rule) time.Duration {
@@ -89,37 +152,18 @@ func cooldown(ru *rule) time.Duration {
 	return ru.Window
 }
 
-// ExpireAt ends every ban whose time is up at now: its entries are deleted
-// and reported as unblocked; detect cool-downs and failure back-offs end
-// silently. Addresses whose ban ended can trip the rules again. The worker
-// calls it at each tick; it is exported for replays and tests that drive
-// the worker's clock themselves, and must not run concurrently with the
-// worker.
-func (g *Guard) ExpireAt(ctx context.Context, now time.Time) {
+// expire ends every ban whose time is up at now (its entries are deleted
+// and reported as unblocked), lets cool-downs and back-offs lapse, and
+// sweeps the detectors. Only the worker calls it.
+func (g *Guard) expire(ctx context.Context, now time.Time) {
 	if g.manager != nil {
-		for _, e := range g.manager.ExpireAt(ctx, now.UTC().Truncate(time.Second)) {
+		for _, e := range g.manager.ExpireAt(ctx, now) {
 			g.emitEvent(nil, detector.Hit{}, e)
-			if e.Status == acl.StatusUnblocked {
-				g.releaseIn(e.Prefix)
-			}
+			g.follow(e)
 		}
 	}
-	for k, until := range g.quiet {
-		if now.Before(until) {
-			continue
-		}
-		delete(g.quiet, k)
-		g.release(k.addr, k.rule)
-	}
-	g.mu.Lock()
-	if g.newest.Sub(g.swept) >= time.Minute {
-		for _, ru := range g.rules {
-			ru.det.SweepAt(g.newest)
-		}
-		g.swept = g.newest
-	}
-	st := g.detectorStats()
-	g.mu.Unlock()
+	g.quiet.Lapse(now)
+	st := g.flush.sweep(&g.work.swept)
 	g.reportEvictions(now, st)
 }
 
@@ -129,24 +173,14 @@ const evictionReportEvery = time.Minute
 // reportEvictions logs, at most once a minute, how many tracked addresses
 // were evicted or dropped to keep memory bounded since the last report.
 func (g *Guard) reportEvictions(now time.Time, st detector.Stats) {
-	ev, dr := st.Evicted-g.reported.Evicted, st.Dropped-g.reported.Dropped
-	if ev+dr == 0 || now.Sub(g.reportAt) < evictionReportEvery {
+	w := &g.work
+	ev, dr := st.Evicted-w.reported.Evicted, st.Dropped-w.reported.Dropped
+	if ev+dr == 0 || now.Sub(w.reportAt) < evictionReportEvery {
 		return
 	}
 	g.log.Warn("tracking table full: addresses evicted to keep memory bounded",
 		"evicted", ev, "dropped", dr, "tracked", st.Tracked, "max_tracked_keys", g.cfg.MaxTrackedKeys)
-	g.reported, g.reportAt = st, now
-}
-
-// releaseIn re-arms every held address inside p (one address, or all the
-// members of an aggregate).
-func (g *Guard) releaseIn(p netip.Prefix) {
-	for a := range g.held {
-		if p.Contains(a) {
-			delete(g.held, a)
-			g.release(a, nil)
-		}
-	}
+	w.reported, w.reportAt = st, now
 }
 
 // emitEvent turns one acl event into a decision. ru and h are the rule and
@@ -154,7 +188,7 @@ func (g *Guard) releaseIn(p netip.Prefix) {
 func (g *Guard) emitEvent(ru *rule, h detector.Hit, e acl.Event) {
 	d := notify.Decision{
 		Host: hostString(e.Prefix), Status: ban.Status(e.Status), Reason: e.Reason,
-		ExpiresAt: e.ExpiresAt, ProcessedAt: g.now().UTC().Truncate(time.Second), DryRun: g.cfg.DryRun,
+		ExpiresAt: e.ExpiresAt, ProcessedAt: g.clock(), DryRun: g.cfg.DryRun,
 	}
 	for _, en := range e.Entries {
 		d.ACLIDs = append(d.ACLIDs, en.ACLID)
@@ -169,8 +203,8 @@ func (g *Guard) emitEvent(ru *rule, h detector.Hit, e acl.Event) {
 		if e.Prefix.Contains(h.Addr) && e.Status != acl.StatusUnblocked {
 			d.Requests = h.Count
 		}
-	case len(g.rules) == 1:
-		d.Rule, d.Window = g.rules[0].Name, g.rules[0].Window
+	case len(g.flush.rules) == 1:
+		d.Rule, d.Window = g.flush.rules[0].Name, g.flush.rules[0].Window
 	default:
 		d.Rule = "dosguard"
 	}
@@ -262,20 +296,4 @@ func (g *Guard) emit(d notify.Decision) {
 	if g.onDec != nil {
 		g.onDec(d)
 	}
-}
-
-func hostPrefix(a netip.Addr) netip.Prefix {
-	return netip.PrefixFrom(a, a.BitLen())
-}
-
-// reason is the short operator-facing cause of a failed block.
-func reason(ctx context.Context, err error) string {
-	if ctx.Err() != nil {
-		return "shutdown: " + err.Error()
-	}
-	var ae *acl.Error
-	if errors.As(err, &ae) && ae.Reason != "" {
-		return ae.Reason
-	}
-	return err.Error()
 }

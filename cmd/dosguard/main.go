@@ -43,6 +43,12 @@ func main() {
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return runAt(time.Now, args, stdin, stdout, stderr)
+}
+
+// runAt is run with the clock given: the one clock of the replayed instance
+// (decision times, ban lengths, records without a time).
+func runAt(now func() time.Time, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -50,7 +56,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var err error
 	switch args[0] {
 	case "replay":
-		err = replay(args[1:], stdin, stdout, stderr)
+		err = replay(now, args[1:], stdin, stdout, stderr)
 	case "acl":
 		err = aclCommand(args[1:], stdout, stderr)
 	case "keys":
@@ -86,7 +92,7 @@ func (p propFlags) Set(s string) error {
 	return nil
 }
 
-func replay(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+func replay(now func() time.Time, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cf := addConfigFlags(fs)
@@ -138,7 +144,7 @@ func replay(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		level = slog.LevelInfo
 	}
 	logger := slog.New(guard.NewLogHandler(stderr, "output:dosguard:replay", level))
-	deps := guard.Deps{}
+	deps := guard.Deps{Now: now}
 	if *noDryRun || *publish {
 		aws, err := guard.AWSDeps(context.Background(), cfg)
 		if err != nil {

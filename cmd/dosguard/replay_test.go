@@ -5,13 +5,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestReplayDemo is the README's main-job command: the bundled sample, the
 // bundled config, dry-run.
 func TestReplayDemo(t *testing.T) {
 	var out, errOut bytes.Buffer
-	rc := run([]string{"replay", "-c", filepath.Join("..", "..", "docker", "fluent-bit.conf"),
+	clock := func() time.Time { return time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC) }
+	rc := runAt(clock, []string{"replay", "-c", filepath.Join("..", "..", "docker", "fluent-bit.conf"),
 		filepath.Join("..", "..", "docker", "samples", "apache_access.log")}, nil, &out, &errOut)
 	if rc != 0 {
 		t.Fatalf("replay rc = %d\n%s", rc, errOut.String())
@@ -30,6 +32,9 @@ func TestReplayDemo(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), `sns message: {"rule":"block.apache","host":"203.0.113.7","requests":1000`) {
 		t.Errorf("no SNS message printed:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), `"processed_at":"2026-11-21T12:00:00Z"`) {
+		t.Errorf("decisions not dated by the injected clock:\n%s", out.String())
 	}
 	if !strings.Contains(errOut.String(), "2 blocked") || !strings.Contains(errOut.String(), "no Network ACL was changed") {
 		t.Errorf("summary = %q", errOut.String())
