@@ -76,6 +76,16 @@ func (q *Queue) Take() (ds []Decision, dropped int) {
 	return ds, dropped
 }
 
+// takeDropped returns the number dropped since the last Take (or
+// takeDropped) and resets it, leaving the pending decisions.
+func (q *Queue) takeDropped() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := q.dropped
+	q.dropped = 0
+	return n
+}
+
 // takeFirst removes and returns the oldest pending decision; false when
 // none is pending. Drops stay counted for the next Take.
 func (q *Queue) takeFirst() (Decision, bool) {

@@ -145,8 +145,16 @@ func (p *Publisher) Round(ctx context.Context) (done bool) {
 		now := p.now()
 		if len(p.parts) == 0 {
 			pending, full, closed := p.q.state()
-			if pending == 0 || p.n.api == nil {
+			switch {
+			case p.n.api == nil:
 				p.take() // no topic: the decisions go, unpublished
+				return closed
+			case pending == 0:
+				// Only the drops: a decision pushed since state() is
+				// for the next round, which its signal brings.
+				if dropped := p.q.takeDropped(); dropped > 0 {
+					p.onErr(dropped, ErrDropped)
+				}
 				return closed
 			}
 			early := full || closed

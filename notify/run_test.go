@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/dosguard/dosguard/ban"
 	"github.com/dosguard/dosguard/notify"
@@ -415,4 +419,115 @@ func TestRunWithoutTopic(t *testing.T) {
 	if q.Len() != 0 || len(fake.Inputs()) != 0 {
 		t.Errorf("Run without topic left %d decisions and made %d calls, want 0 and 0", q.Len(), len(fake.Inputs()))
 	}
+}
+
+// BenchmarkFirstDecisionLatency measures, on the wall clock, the time from
+// Push to the Publish call for a decision after quiet, through Run (the
+// Queue's signal, one Round, the message's encoding).
+func BenchmarkFirstDecisionLatency(b *testing.B) {
+	published := make(chan struct{})
+	api := apiFunc(func(context.Context, *sns.PublishInput) (*sns.PublishOutput, error) {
+		published <- struct{}{}
+		return &sns.PublishOutput{}, nil
+	})
+	n, err := notify.New(notify.Config{TopicARN: topic}, api, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	q := notify.NewQueue(0)
+	p := notify.NewPublisher(n, q, notify.PublisherConfig{Pace: notify.NewPace(0), Limit: notify.NewLimit(0, 1)})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.Run(context.Background(), nil)
+	}()
+	d := blocked()
+	b.ReportAllocs()
+	for b.Loop() {
+		q.Push(d)
+		<-published
+	}
+	q.Close()
+	<-done
+}
+
+// TestRunLosesNoDecision pushes from one goroutine while Run publishes on
+// another, then closes the queue: every decision is published or reported
+// dropped (when the pusher runs 10000 ahead), none lost in a push that
+// lands while Run finds the queue empty.
+func TestRunLosesNoDecision(t *testing.T) {
+	const n = 20000
+	var published atomic.Int64
+	api := apiFunc(func(_ context.Context, in *sns.PublishInput) (*sns.PublishOutput, error) {
+		hs, _ := hostsIn(t, *in.Message)
+		published.Add(int64(len(hs)))
+		return &sns.PublishOutput{}, nil
+	})
+	var dropped int64 // written by Run's goroutine, read after done
+	q := notify.NewQueue(0)
+	p := notify.NewPublisher(newNotifier(t, notify.Config{TopicARN: topic}, api), q,
+		notify.PublisherConfig{Pace: notify.NewPace(0), Limit: notify.NewLimit(0, 1),
+			OnError: func(n int, err error) {
+				if !errors.Is(err, notify.ErrDropped) {
+					t.Errorf("OnError(%d, %v), want only drops", n, err)
+				}
+				dropped += int64(n)
+			}})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.Run(context.Background(), nil)
+	}()
+	d := blocked()
+	for i := range n {
+		q.Push(d)
+		if i%3 == 0 {
+			runtime.Gosched() // let Run catch up and find the queue empty
+		}
+	}
+	q.Close()
+	<-done
+	if got := published.Load(); got+dropped != n {
+		t.Errorf("%d of %d decisions published and %d reported dropped, want every one either", got, n, dropped)
+	}
+}
+
+// TestRunWakesForEveryPush pushes one decision at a time and waits for it
+// to be published. A tick accepted by Run means no round is under way and
+// the decision is not yet published, so the round after it must publish
+// it: a second tick accepted first means the decision was lost. Which of
+// the two ready channels the test's select takes does not matter.
+func TestRunWakesForEveryPush(t *testing.T) {
+	const n = 20000
+	published := make(chan struct{})
+	api := apiFunc(func(context.Context, *sns.PublishInput) (*sns.PublishOutput, error) {
+		published <- struct{}{}
+		return &sns.PublishOutput{}, nil
+	})
+	q := notify.NewQueue(0)
+	p := notify.NewPublisher(newNotifier(t, notify.Config{TopicARN: topic}, api), q,
+		notify.PublisherConfig{Pace: notify.NewPace(0), Limit: notify.NewLimit(0, 1)})
+	tick := make(chan time.Time)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.Run(context.Background(), tick)
+	}()
+	d := blocked()
+	for i := range n {
+		q.Push(d)
+		for ticks := 0; ; {
+			select {
+			case <-published:
+			case tick <- t0:
+				if ticks++; ticks == 2 {
+					t.Fatalf("decision %d lost: a whole round after its push published nothing", i)
+				}
+				continue
+			}
+			break
+		}
+	}
+	q.Close()
+	<-done
 }
