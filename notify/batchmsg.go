@@ -90,7 +90,8 @@ func (n *Notifier) BatchInputs(ds []Decision) []*sns.PublishInput {
 	return ins
 }
 
-// message is one Publish input with what Run and the errors say about it.
+// message is one Publish input with what the Publisher and the errors say
+// about it.
 type message struct {
 	in   *sns.PublishInput
 	what string // "blocked 203.0.113.7", "4 decisions", "700 decisions (part 1/8)"
