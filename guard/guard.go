@@ -84,7 +84,7 @@ type Guard struct {
 	tick       <-chan time.Time
 	notifyTick <-chan time.Time
 	onDec      func(notify.Decision)
-	manager    *acl.Manager // nil: no NACL calls (detect only, or dry-run without ACL ids)
+	enf        *enforcement // nil: no NACL calls (detect only, or dry-run without ACL ids)
 	notifier   *notify.Notifier
 	exempt     *detector.Exemptions
 
@@ -173,9 +173,8 @@ func New(cfg conf.Config, deps Deps, logger *slog.Logger) (*Guard, error) {
 		if deps.EC2 == nil {
 			return nil, errors.New("guard: Network ACL ids are set but there is no EC2 client")
 		}
-		g.manager, err = acl.NewManager(ManagerConfig(cfg), deps.EC2, logger)
-		if err != nil {
-			return nil, fmt.Errorf("guard: %w", err)
+		if g.enf, err = newEnforcement(cfg, deps.EC2, g.now, logger); err != nil {
+			return nil, err
 		}
 	}
 	g.notifyTick = deps.NotifyTick
@@ -196,14 +195,9 @@ func (g *Guard) Start(ctx context.Context) error {
 	if g.started {
 		return nil
 	}
-	if g.manager != nil {
-		check := g.cfg.StartupCheck && !g.cfg.DryRun
-		events, err := g.manager.Start(ctx, g.now().UTC().Truncate(time.Second), check)
-		if err != nil {
+	if g.enf != nil {
+		if err := g.startEnforcer(ctx, g.now().UTC().Truncate(time.Second)); err != nil {
 			return err
-		}
-		for _, e := range events {
-			g.emitEvent(nil, detector.Hit{}, e)
 		}
 	}
 	g.started = true
@@ -471,8 +465,8 @@ func (g *Guard) Close(ctx context.Context) error {
 }
 
 func (g *Guard) activeCount() int {
-	if g.manager == nil {
+	if g.enf == nil {
 		return 0
 	}
-	return len(g.manager.Bans())
+	return len(g.enf.Bans())
 }

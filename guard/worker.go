@@ -2,14 +2,11 @@ package guard
 
 import (
 	"context"
-	"errors"
 	"github.com/dosguard/dosguard/ban"
 	"log/slog"
 	"net/netip"
-	"strings"
 	"time"
 
-	"github.com/dosguard/dosguard/acl"
 	"github.com/dosguard/dosguard/conf"
 	"github.com/dosguard/dosguard/detector"
 	"github.com/dosguard/dosguard/notify"
@@ -43,14 +40,14 @@ func (g *Guard) decide(ctx context.Context, j job) {
 		g.emit(d)
 		return
 	}
-	if _, ok := g.held[h.Addr]; ok || g.manager != nil && g.manager.Covers(h.Addr) {
+	if _, ok := g.held[h.Addr]; ok || g.enf != nil && g.enf.Covers(h.Addr) {
 		// Already banned (after another rule, by an aggregate, or before a
 		// restart): the rule stays quiet for the address until the ban ends.
 		g.held[h.Addr] = struct{}{}
 		g.log.Debug("already blocked", "host", h.Addr, "rule", ru.Name)
 		return
 	}
-	if g.manager == nil {
+	if g.enf == nil {
 		// Dry-run without Network ACLs: decide only; the address stays
 		// quiet for the ban's length as if it had been blocked.
 		d := g.decision(ru, h, now)
@@ -62,24 +59,12 @@ func (g *Guard) decide(ctx context.Context, j job) {
 		g.emit(d)
 		return
 	}
-	for _, e := range g.manager.BlockFor(ctx, h.Addr, now, ru.BlockDuration) {
-		g.emitEvent(ru, h, e)
-		switch {
-		case e.Prefix.Contains(h.Addr) && e.Status == acl.StatusBlocked:
-			g.held[h.Addr] = struct{}{}
-		case e.Prefix.Contains(h.Addr) && e.Status == acl.StatusFailed:
-			// Back off for one window, so a full NACL or a broken role is
-			// not retried for every record.
-			g.quiet[quietKey{ru, h.Addr}] = now.Add(ru.Window)
-		case e.Status == acl.StatusUnblocked && !strings.HasPrefix(e.Reason, aggregatedInto):
-			g.releaseIn(e.Prefix) // evicted
-		}
+	if !g.enf.started {
+		g.keep(j) // EC2 did not answer at start: applied once it does
+		return
 	}
+	g.block(ctx, ru, h, now)
 }
-
-// aggregatedInto starts the reason of a member replaced by an aggregate: it
-// stays banned, through the aggregate.
-const aggregatedInto = "aggregated into"
 
 // cooldown is how long a detect rule stays quiet for an address.
 func cooldown(ru *rule) time.Duration {
@@ -96,13 +81,8 @@ func cooldown(ru *rule) time.Duration {
 // the worker's clock themselves, and must not run concurrently with the
 // worker.
 func (g *Guard) ExpireAt(ctx context.Context, now time.Time) {
-	if g.manager != nil {
-		for _, e := range g.manager.ExpireAt(ctx, now.UTC().Truncate(time.Second)) {
-			g.emitEvent(nil, detector.Hit{}, e)
-			if e.Status == acl.StatusUnblocked {
-				g.releaseIn(e.Prefix)
-			}
-		}
+	if g.enf != nil {
+		g.tickEnforcer(ctx, now.UTC().Truncate(time.Second))
 	}
 	for k, until := range g.quiet {
 		if now.Before(until) {
@@ -151,14 +131,14 @@ func (g *Guard) releaseIn(p netip.Prefix) {
 
 // emitEvent turns one acl event into a decision. ru and h are the rule and
 // hit that caused it, nil for expiries and start-up reconciliation.
-func (g *Guard) emitEvent(ru *rule, h detector.Hit, e acl.Event) {
+func (g *Guard) emitEvent(ru *rule, h detector.Hit, e ban.Event) {
 	d := notify.Decision{
-		Host: hostString(e.Prefix), Status: ban.Status(e.Status), Reason: e.Reason,
+		Host: hostString(e.Prefix), Status: e.Status, Reason: e.Text(),
 		ExpiresAt: e.ExpiresAt, ProcessedAt: g.now().UTC().Truncate(time.Second), DryRun: g.cfg.DryRun,
 	}
 	for _, en := range e.Entries {
-		d.ACLIDs = append(d.ACLIDs, en.ACLID)
-		d.RuleNumbers = append(d.RuleNumbers, en.RuleNumber)
+		d.ACLIDs = append(d.ACLIDs, en.Target)
+		d.RuleNumbers = append(d.RuleNumbers, en.Rule)
 	}
 	if len(d.ACLIDs) == 0 {
 		d.ACLIDs = g.cfg.ACLIDs
@@ -166,7 +146,7 @@ func (g *Guard) emitEvent(ru *rule, h detector.Hit, e acl.Event) {
 	switch {
 	case ru != nil:
 		d.Rule, d.Window, d.Time = ru.Name, ru.Window, h.Last
-		if e.Prefix.Contains(h.Addr) && e.Status != acl.StatusUnblocked {
+		if e.Prefix.Contains(h.Addr) && e.Status != ban.Unblocked {
 			d.Requests = h.Count
 		}
 	case len(g.rules) == 1:
@@ -183,39 +163,6 @@ func hostString(p netip.Prefix) string {
 		return p.Addr().String()
 	}
 	return p.String()
-}
-
-// ManagerConfig maps the configuration to the ban manager's: what the
-// plugin and the CLI's acl commands both use.
-func ManagerConfig(c conf.Config) acl.ManagerConfig {
-	mc := acl.ManagerConfig{
-		Blocker: acl.Config{
-			ACLIDs: c.ACLIDs, RuleMin: c.RuleMin, RuleMax: c.RuleMax,
-			DryRun: c.DryRun, CallTimeout: c.AWSTimeout,
-		},
-		EntryLimit:         c.NACLEntryLimit,
-		OnFull:             c.OnFull,
-		AggregateAfter:     c.AggregateAfter,
-		AggregatePrefixV4:  c.AggregatePrefixV4,
-		AggregatePrefixV6:  c.AggregatePrefixV6,
-		BlockDuration:      c.BlockDuration,
-		EscalationWindow:   c.EscalationWindow,
-		EscalationFactor:   c.EscalationFactor,
-		BlockDurationMax:   c.BlockDurationMax,
-		MaxBlocksPerMinute: c.MaxBlocksPerMinute,
-		StateFile:          c.StateFile,
-	}
-	for _, r := range c.Rules {
-		mc.BlockDurationMax = max(mc.BlockDurationMax, r.BlockDuration)
-	}
-	if mc.AggregateAfter > 0 {
-		// The same exemptions as the detector's: an aggregate never covers
-		// an allowlisted, private or special address.
-		if ex, err := detector.NewExemptions(detector.ExemptionsConfig{Allowlist: c.Allowlist, BlockPrivate: c.BlockPrivate}); err == nil {
-			mc.Guardrail = ex
-		}
-	}
-	return mc
 }
 
 func (g *Guard) decision(ru *rule, h detector.Hit, now time.Time) notify.Decision {
@@ -283,20 +230,4 @@ func (g *Guard) publish(tick <-chan time.Time) {
 			g.log.Error("notification failed", "decisions", lost, "error", err)
 		},
 	})
-}
-
-func hostPrefix(a netip.Addr) netip.Prefix {
-	return netip.PrefixFrom(a, a.BitLen())
-}
-
-// reason is the short operator-facing cause of a failed block.
-func reason(ctx context.Context, err error) string {
-	if ctx.Err() != nil {
-		return "shutdown: " + err.Error()
-	}
-	var ae *acl.Error
-	if errors.As(err, &ae) && ae.Reason != "" {
-		return ae.Reason
-	}
-	return err.Error()
 }
