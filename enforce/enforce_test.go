@@ -3,6 +3,7 @@ package enforce_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"net/url"
 	"os"
@@ -47,6 +48,8 @@ type config struct {
 	Guardrail                         policy.Guardrail
 	BlockDuration, BlockDurationMax   time.Duration
 	EscalationFactor                  float64
+	CallTimeout                       time.Duration
+	Logger                            *slog.Logger
 	MaxBlocksPerMinute                int
 	MutateRate                        float64
 	MutateBurst                       int
@@ -66,7 +69,7 @@ func (m manager) Block(ctx context.Context, a netip.Addr, now time.Time) []ban.E
 
 // build returns an Enforcer of cfg on srv with the real ec2.Client.
 func build(t testing.TB, srv *acltest.Server, cfg config) (*enforce.Enforcer, error) {
-	nacls, err := acl.New(acl.Config{ACLIDs: cfg.ACLIDs, EntryLimit: cfg.EntryLimit}, srv.Client(t), nil)
+	nacls, err := acl.New(acl.Config{ACLIDs: cfg.ACLIDs, EntryLimit: cfg.EntryLimit, CallTimeout: cfg.CallTimeout}, srv.Client(t), cfg.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +85,7 @@ func build(t testing.TB, srv *acltest.Server, cfg config) (*enforce.Enforcer, er
 		Guardrail: cfg.Guardrail, BlockDuration: cfg.BlockDuration, BlockDurationMax: cfg.BlockDurationMax,
 		EscalationFactor: cfg.EscalationFactor, MaxBlocksPerMinute: cfg.MaxBlocksPerMinute,
 		MutateRate: cfg.MutateRate, MutateBurst: cfg.MutateBurst}
-	return enforce.New(enforce.Config{Policy: pc, DryRun: cfg.DryRun, Now: cfg.Now}, targets, st, nil)
+	return enforce.New(enforce.Config{Policy: pc, DryRun: cfg.DryRun, Now: cfg.Now}, targets, st, cfg.Logger)
 }
 
 // newManager returns an Enforcer on srv with the real ec2.Client; ACL

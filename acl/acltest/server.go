@@ -14,8 +14,11 @@
 // or deleted. Requests must be POSTed, form encoded and SigV4-signed (the
 // shape of the Authorization header is checked, not the signature).
 //
-// Faults are injected with Fail (error responses), Stall (calls that hang
-// until released) and OnCall (a hook run before each call is handled, for
+// Faults are injected with Fail (error responses), FailAfter (the call
+// applied, then answered with an error), Cut (the call applied, then the
+// connection closed without an answer), Drop (a 200 answer, nothing
+// applied), IgnoreDryRun (an endpoint that applies DryRun calls), Stall
+// (calls that hang until released) and OnCall (a hook run before each call is handled, for
 // example to play a racer that takes a rule number between Describe and
 // Create). Every call is recorded and can be read back with Calls and
 // CallCount. A Server is safe for concurrent use.
@@ -110,6 +113,7 @@ type Server struct {
 	acls       map[string]*networkACL
 	quota      int
 	denyWrites bool
+	ignoreDry  bool
 	faults     []*fault
 	stalls     map[string]chan struct{}
 	hooks      []func(action string, form url.Values)
@@ -125,11 +129,22 @@ type networkACL struct {
 }
 
 type fault struct {
+	kind   faultKind
 	action string
 	code   string
 	status int
 	left   int
 }
+
+// faultKind is what an injected fault does to a call.
+type faultKind int
+
+const (
+	faultFail  faultKind = iota // answer an error, apply nothing
+	faultAfter                  // apply, then answer an error
+	faultCut                    // apply, then close the connection unanswered
+	faultDrop                   // answer 200, apply nothing
+)
 
 // NewServer starts a server with no network ACLs and the default quota.
 func NewServer() *Server {
@@ -270,6 +285,42 @@ func (s *Server) Fail(action, code string, status, times int) {
 	s.faults = append(s.faults, &fault{action: action, code: code, status: status, left: times})
 }
 
+// FailAfter makes the next times calls of action apply, then answer with
+// the EC2 error code and HTTP status, as when EC2 wrote an entry and the
+// answer was an InternalError 500. Faults queue in the order they are set.
+func (s *Server) FailAfter(action, code string, status, times int) {
+	s.addFault(&fault{kind: faultAfter, action: action, code: code, status: status, left: times})
+}
+
+// Cut makes the next times calls of action apply, then close the
+// connection without an answer: a lost or cut-off answer.
+func (s *Server) Cut(action string, times int) {
+	s.addFault(&fault{kind: faultCut, action: action, left: times})
+}
+
+// Drop makes the next times calls of action answer 200 and apply nothing:
+// a write that never happened, reported as done.
+func (s *Server) Drop(action string, times int) {
+	s.addFault(&fault{kind: faultDrop, action: action, left: times})
+}
+
+// IgnoreDryRun makes writes with DryRun apply as if DryRun were not set,
+// as some emulators and proxies do.
+func (s *Server) IgnoreDryRun(ignore bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ignoreDry = ignore
+}
+
+func (s *Server) addFault(f *fault) {
+	if f.left <= 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, f)
+}
+
 // Stall makes calls of action ("*" for any action) hang, after they are
 // recorded and before they are handled, until release is called, the
 // client gives up on the request, or the server is closed. release may be
@@ -375,8 +426,14 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if f := s.takeFault(action); f != nil {
+	f := s.takeFault(action)
+	switch {
+	case f == nil:
+	case f.kind == faultFail:
 		writeError(w, reqID, errorf(f.status, f.code, "acltest: injected %s", f.code))
+		return
+	case f.kind == faultDrop:
+		writeXML(w, http.StatusOK, returnResponse(action, reqID))
 		return
 	}
 	var (
@@ -398,11 +455,18 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		err = errorf(http.StatusBadRequest, "InvalidAction", "The action %s is not valid for this web service.", action)
 	}
-	if err != nil {
+	switch {
+	case f != nil && f.kind == faultAfter:
+		writeError(w, reqID, errorf(f.status, f.code, "acltest: injected %s after applying", f.code))
+	case f != nil && f.kind == faultCut:
+		if conn, _, herr := w.(http.Hijacker).Hijack(); herr == nil {
+			conn.Close()
+		}
+	case err != nil:
 		writeError(w, reqID, err)
-		return
+	default:
+		writeXML(w, http.StatusOK, body)
 	}
-	writeXML(w, http.StatusOK, body)
 }
 
 func (s *Server) requestID() string {
@@ -669,7 +733,7 @@ func (s *Server) writable(form url.Values) (*networkACL, *apiError) {
 	if s.denyWrites {
 		return nil, errorf(http.StatusForbidden, "UnauthorizedOperation", "You are not authorized to perform this operation.")
 	}
-	if form.Get("DryRun") == "true" {
+	if form.Get("DryRun") == "true" && !s.ignoreDry {
 		return nil, errorf(http.StatusPreconditionFailed, "DryRunOperation", "Request would have succeeded, but DryRun flag is set.")
 	}
 	return a, nil
