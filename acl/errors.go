@@ -16,8 +16,8 @@ import (
 
 // Op values of Error.
 const (
-	OpBlock    = "block"    // a decision of Block made without an AWS call
-	OpUnblock  = "unblock"  // a decision of Unblock made without an AWS call
+	OpBlock    = "block"    // a decision of Add made without an AWS call
+	OpUnblock  = "unblock"  // a decision of Remove made without an AWS call
 	OpDescribe = "describe" // DescribeNetworkAcls
 	OpCreate   = "create"   // CreateNetworkAclEntry
 	OpDelete   = "delete"   // DeleteNetworkAclEntry

@@ -80,8 +80,9 @@ type Config struct {
 	// MutateRate is unpaced.
 	MutateRate  float64
 	MutateBurst int
-	// NoAdopt leaves unknown entries of the managed range alone instead of
-	// adopting them (the CLI uses it).
+	// NoAdopt makes reconciling leave the targets as they are: unknown
+	// entries of the managed range are not adopted, missing entries of a
+	// ban not written again (the CLI uses it).
 	NoAdopt bool
 }
 

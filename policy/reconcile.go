@@ -55,7 +55,8 @@ type Inputs struct {
 //   - an entry of a ban held at another rule number: Update;
 //   - a ban with none of its entries held (and none unseen): Forget;
 //   - a ban with some entries held, or unseen: Readd of each own entry
-//     missing (another writer's missing entry is dropped);
+//     missing (another writer's missing entry is dropped), unless NoAdopt,
+//     which only drops them (Update);
 //   - a held entry for a ban's prefix in a target the ban lacks: Update
 //     (unless NoAdopt);
 //   - a held entry no ban knows: Adopt, lasting BlockDuration from now
@@ -122,6 +123,9 @@ func (c Config) reconcileBan(b ban.Ban, at map[string]int, in Inputs) []Action {
 				kept = append(kept, ban.Entry{Target: id, Rule: n})
 			}
 		}
+	}
+	if c.NoAdopt {
+		missing = nil // the targets are left as they are
 	}
 	if len(kept) == 0 && !(unseen && len(missing) > 0) {
 		return []Action{{Kind: Forget, Ban: b}}

@@ -57,6 +57,8 @@ func TestReconcile(t *testing.T) {
 			[]string{"readd 198.51.100.3/32 acl-1:3"}},
 		{"gone from one target: written again", false, []ban.Ban{one}, []ban.Held{held("acl-1", 1, "198.51.100.1/32")}, nil,
 			[]string{"update 198.51.100.1/32 acl-1:1", "readd 198.51.100.1/32 acl-2:1"}},
+		{"gone from one target, no adopt: dropped", true, []ban.Ban{one}, []ban.Held{held("acl-1", 1, "198.51.100.1/32")}, nil,
+			[]string{"update 198.51.100.1/32 acl-1:1"}},
 		{"another writer's entry gone", false, []ban.Ban{foreign}, nil, nil, []string{"forget 198.51.100.2/32 acl-1:2*"}},
 		{"renumbered", false, []ban.Ban{single}, []ban.Held{held("acl-1", 7, "198.51.100.3/32")}, nil,
 			[]string{"update 198.51.100.3/32 acl-1:7"}},
