@@ -62,6 +62,20 @@ func TestWriteOutcomeUnknown(t *testing.T) {
 	}
 }
 
+// onCreateInACL2 sets up acl-1..acl-3 and runs fault at each create in acl-2.
+func onCreateInACL2(fault func(srv *acltest.Server)) func(srv *acltest.Server) {
+	return func(srv *acltest.Server) {
+		for _, id := range []string{"acl-1", "acl-2", "acl-3"} {
+			srv.DefaultACL(id)
+		}
+		srv.OnCall(func(action string, form url.Values) {
+			if action == acltest.CreateNetworkAclEntry && form.Get("NetworkAclId") == "acl-2" {
+				fault(srv)
+			}
+		})
+	}
+}
+
 // TestRollback: with several ACLs a block is all or nothing: when one ACL
 // refuses, what the block created in the others is deleted again and
 // nothing else is touched; a create applied but answered 500 is no
@@ -81,32 +95,18 @@ func TestRollback(t *testing.T) {
 		},
 		{
 			name: "create refused in second ACL",
-			setup: func(srv *acltest.Server) {
-				srv.DefaultACL("acl-1")
-				srv.DefaultACL("acl-2")
-				srv.DefaultACL("acl-3")
-				srv.OnCall(func(action string, form url.Values) {
-					if action == acltest.CreateNetworkAclEntry && form.Get("NetworkAclId") == "acl-2" {
-						srv.Fail(acltest.CreateNetworkAclEntry, "UnauthorizedOperation", 403, 1)
-					}
-				})
-			},
+			setup: onCreateInACL2(func(srv *acltest.Server) {
+				srv.Fail(acltest.CreateNetworkAclEntry, "UnauthorizedOperation", 403, 1)
+			}),
 			want:       []string{"failed to block 203.0.113.7/32 [UnauthorizedOperation]"},
 			wantDenies: map[string][]string{"acl-1": nil, "acl-2": nil, "acl-3": {"203.0.113.7/32 1"}},
 		},
 		{
 			name: "create in second ACL applied but answered 500",
-			setup: func(srv *acltest.Server) {
-				srv.DefaultACL("acl-1")
-				srv.DefaultACL("acl-2")
-				srv.DefaultACL("acl-3")
-				srv.OnCall(func(action string, form url.Values) {
-					if action == acltest.CreateNetworkAclEntry && form.Get("NetworkAclId") == "acl-2" {
-						srv.SetEntry("acl-2", deny(1, "203.0.113.7/32"))
-						srv.Fail(acltest.CreateNetworkAclEntry, "InternalError", 500, 1)
-					}
-				})
-			},
+			setup: onCreateInACL2(func(srv *acltest.Server) {
+				srv.SetEntry("acl-2", deny(1, "203.0.113.7/32"))
+				srv.Fail(acltest.CreateNetworkAclEntry, "InternalError", 500, 1)
+			}),
 			want:       []string{"blocked 203.0.113.7/32 acl-1:1 acl-2:1"},
 			wantDenies: map[string][]string{"acl-1": {"203.0.113.7/32 1"}, "acl-2": {"203.0.113.7/32 1"}, "acl-3": {"203.0.113.7/32 1"}},
 		},
