@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
@@ -850,5 +851,50 @@ func BenchmarkBlockUnblock(b *testing.B) {
 		if _, err := blk.Unblock(ctx, p4); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestAddOutcomeUnknown: a create EC2 applied but answered with an error
+// (retried by the SDK into NetworkAclEntryAlreadyExists, or not retried)
+// or whose answer was cut off is Add's own entry, read back from the ACL;
+// one that was not applied is an error.
+func TestAddOutcomeUnknown(t *testing.T) {
+	tests := []struct {
+		name       string
+		fault      func(srv *acltest.Server)
+		opts       []func(*ec2.Options)
+		wantReason string
+	}{
+		{"applied, 500, retried", func(s *acltest.Server) { s.FailAfter(create, "InternalError", 500, 1) }, nil, ""},
+		{"applied, 500, not retried", func(s *acltest.Server) { s.FailAfter(create, "InternalError", 500, 1) },
+			[]func(*ec2.Options){func(o *ec2.Options) { o.Retryer = aws.NopRetryer{} }}, ""},
+		{"applied, answer cut off", func(s *acltest.Server) { s.Cut(create, 1) }, nil, ""},
+		{"applied, answer cut off, not retried", func(s *acltest.Server) { s.Cut(create, 1) },
+			[]func(*ec2.Options){func(o *ec2.Options) { o.Retryer = aws.NopRetryer{} }}, ""},
+		{"not applied, 500", func(s *acltest.Server) { s.Fail(create, "InternalError", 500, 1) },
+			[]func(*ec2.Options){func(o *ec2.Options) { o.Retryer = aws.NopRetryer{} }}, "InternalError"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, ns := setup(t, acl.Config{}, tt.opts...)
+			srv.DefaultACL("acl-1")
+			tt.fault(srv)
+			e, err := ns[0].Add(context.Background(), p4)
+			if got := reason(t, err); got != tt.wantReason {
+				t.Fatalf("Add reason %q (%v), want %q", got, err, tt.wantReason)
+			}
+			if tt.wantReason != "" {
+				if got := denies(srv, "acl-1"); len(got) != 0 {
+					t.Errorf("ingress denies = %v, want none", got)
+				}
+				return
+			}
+			if want := (ban.Entry{Target: "acl-1", Rule: 1}); e != want {
+				t.Errorf("Add = %+v, want %+v (own, not Foreign)", e, want)
+			}
+			if got := denies(srv, "acl-1"); !slices.Equal(got, []string{"1 203.0.113.7/32"}) {
+				t.Errorf("ingress denies = %v, want the one entry", got)
+			}
+		})
 	}
 }
