@@ -6,7 +6,7 @@ CLI     := dosguard
 GOFILES := $(shell find . -name '*.go' -not -path './docker/*' -not -name '*_test.go') go.mod go.sum
 FUZZTIME ?= 4s
 # Fuzz targets run briefly in `make test`: package:target.
-FUZZ    := ./chunk:FuzzReader ./chunk:FuzzLookup ./chunk:FuzzParsePath \
+FUZZ    := ./chunk:FuzzReader ./chunk:FuzzLookup ./chunk:FuzzParsePath ./chunk/logline:FuzzParse \
            ./detector:FuzzParseAddr ./detector:FuzzClientAddr ./detector:FuzzParseQuery \
            ./detector:FuzzCompileCond ./notify:FuzzSubject
 

@@ -14,8 +14,9 @@ import (
 	"github.com/dosguard/dosguard/detector"
 )
 
-// Rule is one compiled-ready rule: the detector's spec plus what the guard
-// needs to act on it.
+// Rule is one compiled rule: the detector's spec, its condition compiled
+// once (RuleSpec.Cond, what the guard evaluates), plus what the guard needs
+// to act on it.
 type Rule struct {
 	detector.RuleSpec
 	// Action is the resolved action (block or detect).
@@ -164,9 +165,11 @@ func (d ruleDoc) rule(def ruleDefaults) (Rule, error) {
 	return finishRule(spec, d.BlockDuration, def.blockDuration)
 }
 
-// finishRule validates spec and resolves its action and ban length.
+// finishRule validates spec, compiles its condition unless ParseQuery or
+// the Where key did, and resolves its action and ban length.
 func finishRule(spec detector.RuleSpec, blockDuration string, def time.Duration) (Rule, error) {
-	if err := spec.Validate(); err != nil {
+	spec, err := spec.Compile()
+	if err != nil {
 		return Rule{}, err
 	}
 	if spec.Distinct != nil && spec.Threshold > detector.MaxDistinctThreshold {
@@ -277,9 +280,11 @@ func (c *Config) parseRules(get func(string) string, query string) error {
 			spec.Distinct = p
 		}
 		if spec.Where != "" {
-			if _, err := detector.CompileCond(spec.Where); err != nil {
+			cond, err := detector.CompileCond(spec.Where)
+			if err != nil {
 				return fmt.Errorf("dosguard: %s: %s", KeyWhere, oneLine(err.Error()))
 			}
+			spec.Cond = cond
 		}
 	}
 	if get(KeyAction) != "" {

@@ -13,7 +13,7 @@ import (
 const (
 	// DefaultMaxKeys is the number of tracked addresses when
 	// Config.MaxKeys is zero: about 140 MB of state when full with the
-	// default 12 buckets (see Detector, Memory).
+	// default 12 buckets (see Memory in the package doc).
 	DefaultMaxKeys = 1_000_000
 	// DefaultBuckets is the ring size of a sliding window when
 	// Config.Buckets is zero.
@@ -172,84 +172,10 @@ type dset struct {
 	n     int    // occupied slots, live and stale
 }
 
-// Detector counts requests (or distinct values) per address over a sliding
-// or tumbling window of record time and reports addresses that reach the
-// threshold.
-//
-// # Sliding windows
-//
-// Time is cut into buckets of width w = Window/Buckets, aligned on the Unix
-// epoch. Each address keeps a ring of Buckets+1 counters driven by the newest
-// record seen for it: when that record is at t, the ring holds the buckets
-// from the one containing t-Window to the one containing t. Hence the bound:
-// the count always includes every record of the address in (t-Window, t],
-// and may include records in (t-Window-w, t-Window], never older. The
-// detector never under-counts and over-counts by at most one bucket just
-// before the window, that is by at most 1/Buckets of the window; with the
-// default 12 buckets of a 60 s window, records up to 5 s older than the
-// window may still count. (When Buckets does not divide Window in
-// nanoseconds, w is rounded up and the window with it, by less than Buckets
-// nanoseconds.)
-//
-// # Tumbling windows
-//
-// With Tumbling, batch k holds the records in [k*Window, (k+1)*Window) of
-// Unix time: a 1-minute batch is a clock minute, a 1-hour batch a UTC hour,
-// so a log gives the same answers however and whenever it is replayed. Each
-// batch is counted apart, from zero, and an address fires as soon as the
-// count of one batch reaches the threshold, without waiting for the batch's
-// end. Each address keeps two counters: its newest record's batch and the
-// one before, so a late record of the previous batch still counts into that
-// batch (and may make it fire); older records are late.
-//
-// # Distinct values
-//
-// With Distinct, the count is the number of distinct values (hashes passed
-// to ObserveDistinctAt) seen for the address in the window; repeats are
-// free. Each address keeps a set of value hashes, each with the bucket (or
-// batch) it was last seen in, so values age out of a sliding window as
-// records do, with the same bound, and a tumbling batch starts empty. Two
-// values are the same when their hashes agree in the top 63 bits. A set
-// holds fewer than Threshold live values (at Threshold the address fires
-// and its set is freed; a tumbling set spans two batches, so twice that) in
-// a table of at most the power of two at or above 4/3 of that many slots of
-// 16 bytes: under 43 bytes per unit of threshold per address for a sliding
-// window, 86 for a tumbling one, and MaxKeys times that for the whole
-// Detector. Most addresses send far fewer values than the threshold and
-// keep the 4-slot table they start with.
-//
-// # Time
-//
-// Lateness is judged per address, against the newest record of that address:
-// a record older than the newest but inside its ring (for a sliding window,
-// the window and one bucket before it; for a tumbling window, the current
-// and previous batch) is counted in its own bucket; a record older than the
-// ring is ignored and counted in Stats.Late. The tolerance is thus measured
-// against the records, never the wall clock. A newer record moves the ring
-// forward, however far: one record stamped in the future empties the
-// address's ring and makes its following present-day records late. Because
-// the judgement is per address, a replayed old log interleaved with live
-// traffic is not late for the addresses it alone carries.
-//
-// # Memory
-//
-// At most MaxKeys addresses are tracked. An address costs a 32-byte entry,
-// 4*(Buckets+1) bytes of counters and a slot in the index map, none holding
-// a pointer for the garbage collector to scan: with 12 buckets, about 140
-// bytes once map load and slice growth are counted; a tumbling window, with
-// 2 counters, about 85 (BenchmarkBytesPerKey). Distinct adds a 32-byte set
-// header and a table of at least 4 slots (64 bytes): about 240 bytes for an
-// address with a few values. SweepAt drops addresses
-// whose ring lies wholly before the window. When the table is full, a new
-// address evicts the lightest of 8 consecutive entries from a random
-// position: lowest count in its ring at the new record's time (for a
-// tumbling window, both batches), then oldest newest-record; quiet entries
-// are never evicted, and if all eight are quiet the new address is not
-// tracked (Stats.Dropped). A heavy hitter hidden in a spray of one-off
-// addresses keeps a count above theirs and survives (TestSprayMemory,
-// BenchmarkSpray10M); only while it has a single record in the ring is it
-// as light as they are, so when the table turns over faster than it sends
-// it may lose its first records, never more.
+// Detector is the state of one rule: it counts requests (or distinct
+// values) per address over a sliding or tumbling window of record time and
+// reports, once, each address that reaches the threshold. The package doc
+// describes its windows, late records and memory bound.
 //
 // A Detector is not safe for concurrent use; the caller serialises calls.
 type Detector struct {
@@ -329,7 +255,8 @@ func (d *Detector) ObserveAt(t time.Time, a netip.Addr) (Hit, bool) {
 // without Distinct, h is ignored and the request is counted.
 //
 // ObserveDistinctAt does not allocate for a tracked address whose set has
-// room; a set grows by doubling, up to the bound given in the Detector doc.
+// room; a set grows by doubling, up to the bound given under Memory in the
+// package doc.
 func (d *Detector) ObserveDistinctAt(t time.Time, a netip.Addr, h uint64) (Hit, bool) {
 	return d.observe(t, a, h)
 }

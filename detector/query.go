@@ -32,17 +32,18 @@ import (
 // comments anywhere.
 //
 // The spec has Target, Key, Window, WindowType, Threshold, Where (the
-// condition's source text), Distinct, Alias and Query set; Name and Action
-// are left to the caller. Anything outside the subset (joins, other
-// aggregates or views, ORDER BY, a HAVING that never fires) is refused with
-// a *SyntaxError quoting the query and giving the line and column of the
-// unsupported part.
+// condition's source text), Cond (the condition compiled by this parse, so
+// RuleSpec.Compile does not compile it again), Distinct, Alias and Query
+// set; Name and Action are left to the caller. Anything outside the subset
+// (joins, other aggregates or views, ORDER BY, a HAVING that never fires) is
+// refused with a *SyntaxError quoting the query and giving the line and
+// column of the unsupported part.
 func ParseQuery(q string) (RuleSpec, error) {
 	p, err := newParser("query", q, true)
 	if err != nil {
 		return RuleSpec{}, err
 	}
-	spec := RuleSpec{Query: q}
+	spec := RuleSpec{Query: q, Cond: &Cond{}}
 
 	if t := p.peek(); !p.accept("SELECT") {
 		if t.kind == tokWord {
@@ -124,10 +125,12 @@ func ParseQuery(q string) (RuleSpec, error) {
 
 	if p.accept("WHERE") {
 		start := p.peek().off
-		if _, err := p.parseOr(); err != nil {
+		root, err := p.parseOr()
+		if err != nil {
 			return RuleSpec{}, err
 		}
 		spec.Where = strings.TrimSpace(q[start:p.peek().off])
+		spec.Cond = &Cond{root: root}
 		if t := p.peek(); !t.is("GROUP") {
 			if t.kind == tokEOF {
 				return RuleSpec{}, p.errAt(t, "missing GROUP BY <key>")
@@ -363,13 +366,9 @@ func pathText(p chunk.Path) string {
 	return b.String()
 }
 
-// formatQuery renders s as a canonical query that ParseQuery turns back
-// into the same rule.
-func formatQuery(s RuleSpec) (string, error) {
-	where, err := CompileCond(s.Where)
-	if err != nil {
-		return "", err
-	}
+// formatQuery renders s, a spec from ParseQuery, as a canonical query that
+// ParseQuery turns back into the same rule.
+func formatQuery(s RuleSpec) string {
 	var b strings.Builder
 	key := pathText(s.ResolvedKey())
 	count := countExpr{s.Distinct}.String()
@@ -382,11 +381,11 @@ func formatQuery(s RuleSpec) (string, error) {
 		view = "time_batch"
 	}
 	b.WriteString(" FROM " + s.Target + ".win:" + view + "(" + formatPeriod(s.Window) + ")")
-	if w := where.String(); w != "" {
+	if w := s.Cond.String(); w != "" {
 		b.WriteString(" WHERE " + w)
 	}
 	b.WriteString(" GROUP BY " + key + " HAVING " + count + " >= " + strconv.Itoa(s.Threshold))
-	return b.String(), nil
+	return b.String()
 }
 
 // formatPeriod writes d in the largest Esper unit that divides it.

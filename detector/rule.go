@@ -59,9 +59,11 @@ func ParseWindowType(s string) (WindowType, error) {
 	return 0, fmt.Errorf("detector: window type %q: want sliding or tumbling", s)
 }
 
-// RuleSpec is one named rule as written by a user, before it is compiled:
-// the common form of a structured rule from the rules file and of a Norikra
-// query ([ParseQuery]). It is a plain value; [RuleSpec.Validate] checks it.
+// RuleSpec is one named rule as written by a user, plus its compiled
+// condition: the common form of a structured rule from the rules file and of
+// a Norikra query ([ParseQuery]). It is a plain value; [RuleSpec.Validate]
+// checks it, and [RuleSpec.Compile] checks it and compiles Where into Cond,
+// once per rule: whoever runs the rule evaluates that Cond.
 type RuleSpec struct {
 	// Name names the rule in logs, notifications and stats.
 	Name string
@@ -84,6 +86,10 @@ type RuleSpec struct {
 	// Where is the condition a record must meet to be counted, in the
 	// language of CompileCond; "" counts every record.
 	Where string
+	// Cond is Where compiled, set by ParseQuery (from its own parse of the
+	// query) or by Compile. A spec with a Where and a nil Cond is not
+	// compiled yet; a set Cond is taken to be Where compiled.
+	Cond *Cond
 	// Distinct, when not nil, makes the rule count the distinct values of
 	// this field per key (distinct paths, for scanners) instead of requests.
 	Distinct chunk.Path
@@ -117,8 +123,28 @@ func (s RuleSpec) ResolvedKey() chunk.Path {
 
 // Validate reports every invalid field of s, each error naming the rule,
 // the field and its value. Name is not checked: whether it is required is
-// the rules file's business.
+// the rules file's business. A set Cond is taken to be Where compiled and
+// is not compiled again.
 func (s RuleSpec) Validate() error {
+	_, err := s.check()
+	return err
+}
+
+// Compile validates s as Validate does and returns it with Cond set: the
+// Cond already there (ParseQuery's), or Where compiled now. The errors are
+// Validate's.
+func (s RuleSpec) Compile() (RuleSpec, error) {
+	cond, err := s.check()
+	if err != nil {
+		return RuleSpec{}, err
+	}
+	s.Cond = cond
+	return s, nil
+}
+
+// check reports every invalid field of s and returns its compiled
+// condition.
+func (s RuleSpec) check() (*Cond, error) {
 	var errs []error
 	bad := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("detector: rule %q: "+format, append([]any{s.Name}, args...)...))
@@ -143,10 +169,17 @@ func (s RuleSpec) Validate() error {
 			bad("distinct %q: empty field", s.Distinct.String())
 		}
 	}
-	if _, err := CompileCond(s.Where); err != nil {
-		errs = append(errs, fmt.Errorf("detector: rule %q: %w", s.Name, err))
+	cond := s.Cond
+	if cond == nil {
+		var err error
+		if cond, err = CompileCond(s.Where); err != nil {
+			errs = append(errs, fmt.Errorf("detector: rule %q: %w", s.Name, err))
+		}
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return cond, nil
 }
 
 // validPath says why p, a path built by hand rather than by chunk.ParsePath,

@@ -1,6 +1,7 @@
 package detector
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -136,5 +137,43 @@ func TestRuleSpecValidate(t *testing.T) {
 				t.Errorf("%s: Validate() = %v, want it to contain %q", tt.name, err, w)
 			}
 		}
+		// Compile refuses what Validate refuses, with the same error.
+		c, cerr := s.Compile()
+		if fmt.Sprint(cerr) != fmt.Sprint(err) {
+			t.Errorf("%s: Compile() error = %v, want Validate's %v", tt.name, cerr, err)
+		}
+		if err == nil && (c.Cond == nil || c.Cond.String() != s.Where) {
+			t.Errorf("%s: Compile().Cond = %v, want Where %q compiled", tt.name, c.Cond, s.Where)
+		}
+	}
+}
+
+// TestRuleSpecCompileOnce: Compile keeps a condition already compiled,
+// ParseQuery's or its own, so a rule's WHERE is compiled once.
+func TestRuleSpecCompileOnce(t *testing.T) {
+	q, err := ParseQuery(articleLogin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := RuleSpec{Name: "block.flood", Window: time.Minute, Threshold: 10, Where: "code >= 400"}
+	for _, spec := range []RuleSpec{q, s} {
+		once, err := spec.Compile()
+		if err != nil {
+			t.Fatalf("%q: Compile: %v", spec.Where, err)
+		}
+		if once.Cond == nil || once.Cond.String() != spec.Where {
+			t.Fatalf("%q: Compile().Cond = %v, want the where compiled", spec.Where, once.Cond)
+		}
+		if spec.Cond != nil && once.Cond != spec.Cond {
+			t.Errorf("%q: Compile() compiled again: Cond %p, want ParseQuery's %p", spec.Where, once.Cond, spec.Cond)
+		}
+		twice, err := once.Compile()
+		if err != nil || twice.Cond != once.Cond {
+			t.Errorf("%q: Compile of a compiled spec = %p, %v; want the same Cond %p", spec.Where, twice.Cond, err, once.Cond)
+		}
+	}
+	// Compile returns the compiled spec and leaves its receiver alone.
+	if s.Cond != nil {
+		t.Errorf("Compile changed its receiver: Cond %v", s.Cond)
 	}
 }

@@ -339,14 +339,14 @@ func (g *Guard) FlushAt(now time.Time, data []byte, tag string) FlushStats {
 	return fs
 }
 
-// compileRules builds each rule's condition and detector, sharing one key
+// compileRules builds each rule's detector, with the condition conf compiled
+// (an uncompiled one is refused, never compiled here), sharing one key
 // extractor between rules that read the same key.
 func (g *Guard) compileRules() error {
 	seen := map[string]int{}
 	for _, cr := range g.cfg.Rules {
-		cond, err := detector.CompileCond(cr.Where)
-		if err != nil {
-			return fmt.Errorf("guard: rule %s: %w", cr.Name, err)
+		if cr.Cond == nil && cr.Where != "" {
+			return fmt.Errorf("guard: rule %s: where %q is not compiled: build rules with conf", cr.Name, cr.Where)
 		}
 		det, err := detector.New(detector.Config{
 			Window: cr.Window, Threshold: cr.Threshold, MaxKeys: g.cfg.MaxTrackedKeys,
@@ -367,7 +367,7 @@ func (g *Guard) compileRules() error {
 			g.keys = append(g.keys, x)
 			seen[id] = k
 		}
-		g.rules = append(g.rules, &rule{Rule: cr, cond: cond, det: det, key: k})
+		g.rules = append(g.rules, &rule{Rule: cr, cond: cr.Cond, det: det, key: k})
 	}
 	if len(g.rules) == 0 {
 		return errors.New("guard: no rules")

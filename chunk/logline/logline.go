@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -37,7 +38,10 @@ type Parser struct {
 }
 
 // Parse appends the record body of line to dst. ok is false for a line the
-// format does not match; hasTime is false when the line carries no time.
+// format does not match (for json: anything but exactly one JSON object, as
+// Fluent Bit's json parser requires); hasTime is false when the line carries
+// no time, or one a chunk cannot carry (see chunkTime), and the record is then
+// counted at arrival.
 func (p Parser) Parse(dst []byte, line []byte) (out []byte, t time.Time, hasTime, ok bool) {
 	line = bytes.TrimRight(line, "\r\n")
 	if len(bytes.TrimSpace(line)) == 0 {
@@ -80,7 +84,7 @@ func parseRegex(dst []byte, re *regexp.Regexp, line []byte) ([]byte, time.Time, 
 			continue
 		}
 		if name == "time" {
-			if tt, err := time.Parse(clfTime, string(m[i])); err == nil {
+			if tt, err := time.Parse(clfTime, string(m[i])); err == nil && chunkTime(tt) {
 				t, hasTime = tt, true
 			}
 			continue
@@ -99,7 +103,10 @@ func (p Parser) parseJSON(dst, line []byte) ([]byte, time.Time, bool, bool) {
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.UseNumber()
 	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
+	if err := dec.Decode(&m); err != nil || m == nil { // m is nil for "null"
+		return dst, time.Time{}, false, false
+	}
+	if rest := line[dec.InputOffset():]; len(bytes.Trim(rest, " \t\r\n")) > 0 { // a second value, or junk
 		return dst, time.Time{}, false, false
 	}
 	var t time.Time
@@ -117,16 +124,25 @@ func (p Parser) parseJSON(dst, line []byte) ([]byte, time.Time, bool, bool) {
 	return chunk.AppendValue(dst, normalize(m)), t, hasTime, true
 }
 
+// chunkTime reports whether t can be a record time: an EventTime holds the
+// seconds as a uint32 and Fluent Bit (like chunk.Reader) reads them back as an
+// int32, so only 1970-01-01T00:00:00Z..2038-01-19T03:14:07Z survive. Any
+// other time would come back from the chunk as another time or as none.
+func chunkTime(t time.Time) bool {
+	s := t.Unix()
+	return s >= 0 && s <= math.MaxInt32
+}
+
 func jsonTime(v any) (time.Time, bool) {
 	switch v := v.(type) {
 	case string:
 		for _, l := range jsonTimeLayouts {
 			if t, err := time.Parse(l, v); err == nil {
-				return t, true
+				return t, chunkTime(t)
 			}
 		}
 	case json.Number:
-		if f, err := v.Float64(); err == nil && f > 0 {
+		if f, err := v.Float64(); err == nil && f > 0 && f < math.MaxInt32+1 {
 			sec := int64(f)
 			return time.Unix(sec, int64((f-float64(sec))*1e9)), true
 		}
