@@ -98,7 +98,7 @@ type enforcement struct {
 	transient map[netip.Addr]int
 }
 
-// start starts the enforcer at now. A target unavailable (timeout,
+// startEnforcer starts the enforcer at now. A target unavailable (timeout,
 // throttling, 5xx) is not fatal: one warning, and the worker retries.
 func (g *Guard) startEnforcer(ctx context.Context, now time.Time) error {
 	en := g.enf
@@ -196,6 +196,9 @@ func (g *Guard) block(ctx context.Context, ru *rule, h detector.Hit, now time.Ti
 			g.held[h.Addr] = struct{}{}
 			delete(en.transient, h.Addr)
 		case e.Status == ban.Failed && mine && e.Transient:
+			if len(en.transient) >= maxPendingHits {
+				clear(en.transient) // bounded: a long outage restarts the backoffs
+			}
 			n := en.transient[h.Addr]
 			en.transient[h.Addr] = n + 1
 			wait := min(transientRetryMin<<min(n, 10), ru.Window)
