@@ -19,9 +19,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dosguard/dosguard/acl"
 	"github.com/dosguard/dosguard/chunk"
 	"github.com/dosguard/dosguard/notify"
+	"github.com/dosguard/dosguard/policy"
 )
 
 // Getter reads one property by key; it returns "" when the key is absent.
@@ -101,6 +101,7 @@ const (
 	KeyStartupCheck       = "Startup_Check"
 	KeyMaxBlocksPerMinute = "Max_Blocks_Per_Minute"
 	KeyNotifyInterval     = "Notify_Interval"
+	KeyReconcileInterval  = "Reconcile_Interval"
 )
 
 // Keys lists every property dosguard reads, in documentation order.
@@ -113,7 +114,7 @@ var Keys = []string{
 	KeyTrustedProxies, KeyNACLEntryLimit, KeyOnFull, KeyAggregateAfter,
 	KeyAggregatePrefixV4, KeyAggregatePrefixV6, KeyEscalationWindow,
 	KeyEscalationFactor, KeyBlockDurationMax, KeyStateFile, KeyStartupCheck,
-	KeyMaxBlocksPerMinute, KeyNotifyInterval,
+	KeyMaxBlocksPerMinute, KeyNotifyInterval, KeyReconcileInterval,
 }
 
 // Defaults of the optional properties.
@@ -128,20 +129,21 @@ const (
 	DefaultSubject        = "dosguard: {status} {host} ({rule})"
 
 	// The ban manager's and the notifier's own defaults.
-	DefaultNACLEntryLimit     = acl.DefaultEntryLimit
-	DefaultAggregatePrefixV4  = acl.DefaultAggregatePrefixV4
-	DefaultAggregatePrefixV6  = acl.DefaultAggregatePrefixV6
-	DefaultEscalationWindow   = acl.DefaultEscalationWindow
-	DefaultEscalationFactor   = acl.DefaultEscalationFactor
-	DefaultBlockDurationMax   = acl.DefaultBlockDurationMax
-	DefaultMaxBlocksPerMinute = acl.DefaultMaxBlocksPerMinute
+	DefaultNACLEntryLimit     = policy.DefaultEntryLimit
+	DefaultAggregatePrefixV4  = policy.DefaultAggregatePrefixV4
+	DefaultAggregatePrefixV6  = policy.DefaultAggregatePrefixV6
+	DefaultEscalationWindow   = policy.DefaultEscalationWindow
+	DefaultEscalationFactor   = policy.DefaultEscalationFactor
+	DefaultBlockDurationMax   = policy.DefaultBlockDurationMax
+	DefaultMaxBlocksPerMinute = policy.DefaultMaxBlocksPerMinute
 	DefaultNotifyInterval     = notify.DefaultInterval
+	DefaultReconcileInterval  = time.Minute
 )
 
 // The On_Full policies.
 const (
-	OnFullEvict  = acl.OnFullEvict
-	OnFullRefuse = acl.OnFullRefuse
+	OnFullEvict  = policy.OnFullEvict
+	OnFullRefuse = policy.OnFullRefuse
 )
 
 // Config is the validated configuration of one dosguard instance.
@@ -219,6 +221,9 @@ type Config struct {
 	MaxBlocksPerMinute int
 	// NotifyInterval batches notifications (0 = one message per decision).
 	NotifyInterval time.Duration
+	// ReconcileInterval is how often the bans are compared with the NACLs
+	// and drift repaired (0 = only at start).
+	ReconcileInterval time.Duration
 }
 
 // Error is a configuration error naming the key and its bad value.
@@ -264,6 +269,7 @@ func Parse(g Getter) (Config, error) {
 		StartupCheck:       true,
 		MaxBlocksPerMinute: DefaultMaxBlocksPerMinute,
 		NotifyInterval:     DefaultNotifyInterval,
+		ReconcileInterval:  DefaultReconcileInterval,
 	}
 	var err error
 

@@ -22,7 +22,7 @@ func TestParseDefaults(t *testing.T) {
 		AWSTimeout: DefaultAWSTimeout, ExitTimeout: DefaultExitTimeout,
 		NACLEntryLimit: 20, OnFull: OnFullEvict, AggregatePrefixV4: 24, AggregatePrefixV6: 64,
 		EscalationWindow: 24 * time.Hour, EscalationFactor: 2, BlockDurationMax: 7 * 24 * time.Hour,
-		StartupCheck: true, MaxBlocksPerMinute: 30, NotifyInterval: 10 * time.Second,
+		StartupCheck: true, MaxBlocksPerMinute: 30, NotifyInterval: 10 * time.Second, ReconcileInterval: time.Minute,
 	}
 	want.Key = c.Key
 	want.Rules = c.Rules

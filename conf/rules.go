@@ -347,6 +347,7 @@ func (c *Config) parseProduction(get func(string) string) error {
 		{KeyEscalationWindow, &c.EscalationWindow, 0, 365 * 24 * time.Hour},
 		{KeyBlockDurationMax, &c.BlockDurationMax, time.Second, 365 * 24 * time.Hour},
 		{KeyNotifyInterval, &c.NotifyInterval, 0, time.Hour},
+		{KeyReconcileInterval, &c.ReconcileInterval, 0, 24 * time.Hour},
 	}
 	for _, e := range durs {
 		v := get(e.key)

@@ -50,6 +50,12 @@ type rig struct {
 
 func newRig(t *testing.T, props conf.Props) *rig {
 	t.Helper()
+	return newRigWith(t, props, nil)
+}
+
+// newRigWith is newRig with before run on the EC2 endpoint before Start.
+func newRigWith(t *testing.T, props conf.Props, before func(*acltest.Server)) *rig {
+	t.Helper()
 	r := &rig{t: t, ec2: acltest.NewServer(), sns: notifytest.NewServer(),
 		clock: &clock{now: t0}, tick: make(chan time.Time), decs: make(chan notify.Decision, 1000)}
 	t.Cleanup(r.ec2.Close)
@@ -73,6 +79,9 @@ func newRig(t *testing.T, props conf.Props) *rig {
 	r.g, err = New(cfg, deps, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if before != nil {
+		before(r.ec2)
 	}
 	if err := r.g.Start(context.Background()); err != nil {
 		t.Fatal(err)

@@ -14,6 +14,9 @@ import (
 
 	"github.com/dosguard/dosguard/acl"
 	"github.com/dosguard/dosguard/acl/acltest"
+	"github.com/dosguard/dosguard/enforce"
+	"github.com/dosguard/dosguard/store"
+	"github.com/dosguard/dosguard/target"
 )
 
 const testACL = "acl-0123456789abcdef0"
@@ -32,18 +35,29 @@ func aclEnv(t *testing.T) (*acltest.Server, []string, string) {
 	t.Cleanup(srv.Close)
 	srv.DefaultACL(testACL)
 	state := filepath.Join(t.TempDir(), "dosguard.state")
-	m, err := acl.NewManager(acl.ManagerConfig{Blocker: acl.Config{ACLIDs: []string{testACL}}, BlockDuration: time.Hour, StateFile: state}, srv.Client(t), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := enforcer(t, srv, state)
 	t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	for _, a := range []string{"198.51.100.1", "198.51.100.2"} {
-		m.Block(context.Background(), netip.MustParseAddr(a), t0)
+		m.Block(context.Background(), netip.MustParseAddr(a), t0, time.Hour)
 	}
 	srv.SetEntry(testACL, acltest.Entry{RuleNumber: 50, Protocol: "-1", RuleAction: "deny", CIDR: "192.0.2.50/32"})
 	flags := []string{"-p", "EC2_Endpoint=" + srv.URL(), "-p", "Network_ACL_ID=" + testACL,
 		"-p", "Threshold=1", "-p", "Region=us-east-1", "-p", "State_File=" + state}
 	return srv, flags, state
+}
+
+// enforcer is an Enforcer of testACL on srv remembering in state.
+func enforcer(t *testing.T, srv *acltest.Server, state string) *enforce.Enforcer {
+	t.Helper()
+	nacls, err := acl.New(acl.Config{ACLIDs: []string{testACL}}, srv.Client(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := enforce.New(enforce.Config{}, []target.Target{nacls[0]}, store.File{Path: state}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 func denied(srv *acltest.Server) []string {
@@ -117,10 +131,7 @@ func TestACLUnblock(t *testing.T) {
 		t.Errorf("after unblock the ACL holds %v, want %v", got, want)
 	}
 	// The state file no longer has the ban.
-	m, err := acl.NewManager(acl.ManagerConfig{Blocker: acl.Config{ACLIDs: []string{testACL}}, StateFile: state}, srv.Client(t), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := enforcer(t, srv, state)
 	m.Load()
 	var bans []string
 	for _, b := range m.Bans() {
