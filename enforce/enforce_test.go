@@ -584,8 +584,8 @@ func TestStorms(t *testing.T) {
 	}
 }
 
-// TestRateLimit walks Max_Blocks_Per_Minute = 3 on a timeline: a token
-// bucket of 3, refilled at one token per 20s.
+// TestRateLimit walks Max_Blocks_Per_Minute = 3 on a timeline: at most
+// three new blocks in any minute (t-1m, t].
 func TestRateLimit(t *testing.T) {
 	srv := acltest.NewServer()
 	defer srv.Close()
@@ -598,14 +598,14 @@ func TestRateLimit(t *testing.T) {
 		want   ban.Status
 		reason string
 	}{
-		{0, addr(1), ban.Blocked, ""},                                       // 3 -> 2
-		{1 * time.Second, addr(2), ban.Blocked, ""},                         // 2.05 -> 1.05
-		{2 * time.Second, addr(1), ban.Blocked, "covered by 198.51.1.9/32"}, // not counted
-		{3 * time.Second, addr(3), ban.Blocked, ""},                         // 1.15 -> 0.15
-		{4 * time.Second, addr(4), ban.Failed, "rate limit"},                // 0.2
-		{19 * time.Second, addr(4), ban.Failed, "rate limit"},               // 0.95: refusals take nothing
-		{21 * time.Second, addr(4), ban.Blocked, ""},                        // 1.05 -> 0.05
-		{22 * time.Second, addr(5), ban.Failed, "rate limit"},               // 0.1
+		{0, addr(1), ban.Blocked, ""},
+		{10 * time.Second, addr(2), ban.Blocked, ""},
+		{20 * time.Second, addr(1), ban.Blocked, "covered by 198.51.1.9/32"}, // not counted
+		{30 * time.Second, addr(3), ban.Blocked, ""},
+		{40 * time.Second, addr(4), ban.Failed, "rate limit"},
+		{59 * time.Second, addr(4), ban.Failed, "rate limit"}, // refusals count nothing
+		{60 * time.Second, addr(4), ban.Blocked, ""},          // t0 left the window (t-1m, t]
+		{61 * time.Second, addr(5), ban.Failed, "rate limit"},
 	}
 	for i, s := range steps {
 		st, reason := lastStatus(m.Block(ctx, s.a, at(s.t)))

@@ -206,8 +206,10 @@ func TestLimits(t *testing.T) {
 		t    time.Duration
 		want bool
 	}{
-		{0, true}, {time.Second, true}, {2 * time.Second, false}, {29 * time.Second, false},
-		{31 * time.Second, true}, {32 * time.Second, false}, {92 * time.Second, true},
+		// MaxBlocksPerMinute 2: at most two in any minute (t-1m, t].
+		{0, true}, {30 * time.Second, true}, {59 * time.Second, false},
+		{60 * time.Second, true}, {61 * time.Second, false}, {90 * time.Second, true},
+		{119 * time.Second, false}, // a token bucket would allow this third block within one minute
 	}
 	for i, s := range blocks {
 		if got := l.AllowBlock(t0.Add(s.t)); got != s.want {
