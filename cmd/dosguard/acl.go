@@ -98,9 +98,8 @@ func aclCommand(args []string, stdout, stderr io.Writer) error {
 	if len(cfg.ACLIDs) == 0 {
 		return fmt.Errorf("dosguard acl: %s is not set: no Network ACL to look at", conf.KeyNetworkACLID)
 	}
-	cfg.Action = conf.ActionBlock // the rule's action does not matter here
 	ctx := context.Background()
-	deps, err := guard.AWSDeps(ctx, cfg)
+	deps, err := guard.ACLDeps(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -197,5 +198,51 @@ func TestACLUsage(t *testing.T) {
 	}
 	if _, err := runACL(t, "-h"); !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("acl -h: %v, want flag.ErrHelp", err)
+	}
+}
+
+// TestACLWhateverTheRulesDo runs the acl commands with configs whose rules
+// only detect: they manage the NACL, so the rules' actions do not matter
+// (`acl list -p Action=detect` failed with "acl: EC2API is nil").
+func TestACLWhateverTheRulesDo(t *testing.T) {
+	rules := filepath.Join(t.TempDir(), "rules.yaml")
+	if err := os.WriteFile(rules, []byte("- name: scan\n  action: detect\n  threshold: 5\n- name: detect.login\n  threshold: 9\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name  string
+		props []string // replace Threshold=1
+	}{
+		{"Action=detect", []string{"Threshold=1", "Action=detect"}},
+		{"Rule_Name=detect.x", []string{"Threshold=1", "Rule_Name=detect.x"}},
+		{"detect-only Rules_File", []string{"Rules_File=" + rules}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, base, _ := aclEnv(t)
+			var flags []string
+			for i := 0; i < len(base); i += 2 {
+				if base[i+1] != "Threshold=1" {
+					flags = append(flags, base[i], base[i+1])
+				}
+			}
+			for _, p := range tt.props {
+				flags = append(flags, "-p", p)
+			}
+			out, err := runACL(t, append([]string{"list"}, flags...)...)
+			if err != nil {
+				t.Fatalf("acl list: %v", err)
+			}
+			for _, want := range []string{"198.51.100.1/32 ", "198.51.100.2/32 ", "192.0.2.50/32 "} {
+				if !strings.Contains(out, want) {
+					t.Errorf("acl list =\n%s\nwant a row for %s", out, want)
+				}
+			}
+			if _, err := runACL(t, append([]string{"flush"}, flags...)...); err != nil {
+				t.Fatalf("acl flush: %v", err)
+			}
+			if got := denied(srv); !slices.Equal(got, []string{"192.0.2.50/32"}) {
+				t.Errorf("after flush the ACL holds %v, want only the entry dosguard never made", got)
+			}
+		})
 	}
 }
