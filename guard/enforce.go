@@ -44,7 +44,7 @@ func EnforceConfig(c conf.Config) (acl.Config, enforce.Config) {
 		AggregateAfter:     c.AggregateAfter,
 		AggregatePrefixV4:  c.AggregatePrefixV4,
 		AggregatePrefixV6:  c.AggregatePrefixV6,
-		BlockDuration:      c.BlockDuration,
+		BlockDuration:      c.AdoptDuration(),
 		EscalationWindow:   c.EscalationWindow,
 		EscalationFactor:   c.EscalationFactor,
 		BlockDurationMax:   c.BlockDurationMax,

@@ -73,7 +73,7 @@ func newRigWith(t *testing.T, props conf.Props, before func(*acltest.Server)) *r
 	}
 	deps := Deps{SNS: r.sns.Client(t), Now: r.clock.Now, Tick: r.tick,
 		OnDecision: func(d notify.Decision) { r.decs <- d }}
-	if len(cfg.ACLIDs) > 0 && cfg.Action == conf.ActionBlock {
+	if len(cfg.ACLIDs) > 0 && cfg.Blocks() {
 		deps.EC2 = r.ec2.Client(t)
 	}
 	r.g, err = New(cfg, deps, nil)
