@@ -33,7 +33,7 @@ vet:
 
 # The domain packages must build and pass without cgo.
 test-nocgo:
-	CGO_ENABLED=0 $(GO) test -count=1 ./chunk/... ./detector/... ./acl/... ./notify/... ./conf/... ./guard/... ./cmd/...
+	CGO_ENABLED=0 $(GO) test -count=1 ./chunk/... ./detector/... ./ban/... ./policy/... ./target/... ./store/... ./acl/... ./enforce/... ./notify/... ./conf/... ./guard/... ./cmd/...
 
 # Everything, including the real .so driven by the C host (plugin/).
 test-go:

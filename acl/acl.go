@@ -1,41 +1,37 @@
-// Package acl blocks single client addresses by adding deny entries to EC2
-// Network ACLs, and unblocks them by deleting those entries.
+// Package acl is the network ACL target: it denies prefixes by adding
+// ingress deny entries to an EC2 Network ACL, and lifts them by deleting
+// those entries. One NACL is one target (package target); New makes one per
+// configured ACL.
 //
 // The model: a network ACL's inbound (ingress) entries are evaluated in
 // ascending rule-number order and the first match wins, so a deny entry only
 // takes effect below the ACL's allow-all rule (protocol -1 from 0.0.0.0/0
-// for IPv4, from ::/0 for IPv6). The Blocker owns a managed range of rule
-// numbers per ACL and address family: Config.RuleMin..RuleMax, or, when
-// both are 0, 1 up to one below the lowest ingress allow-all rule of the
-// prefix's family; a configured range reaching the allow-all rule is capped
-// below it. Block asks DescribeNetworkAcls for the ACL's entries, reports an
+// for IPv4, from ::/0 for IPv6). A NACL owns a managed range of rule
+// numbers per address family: Config.RuleMin..RuleMax, or, when both are 0,
+// 1 up to one below the lowest ingress allow-all rule of the prefix's
+// family; a configured range reaching the allow-all rule is capped below
+// it. Add asks DescribeNetworkAcls for the ACL's entries, reports an
 // ingress deny entry (protocol -1) for exactly the prefix in the managed
-// range as already there, and otherwise creates one at the lowest free number
-// of the range, taking the next free number if someone takes it meanwhile.
-// Unblock deletes the ingress deny entries (protocol -1) in the managed range
-// whose CIDR is exactly the prefix. Nothing outside the managed range, and no
-// entry for another CIDR, action, protocol or direction, is ever changed.
-// The Blocker keeps no record of its entries: the ACL itself is the state,
-// so a restarted process finds and removes what an earlier one created.
+// range as already there, and otherwise creates one at the lowest free
+// number of the range, taking the next free number if someone takes it
+// meanwhile. Remove deletes one such entry, only while it still denies
+// exactly the prefix. Nothing outside the managed range, and no entry for
+// another CIDR, action, protocol or direction, is ever changed. Prefixes
+// of any length but /0 are accepted: single addresses and aggregates.
 //
-// Only single addresses are accepted (/32 for IPv4, /128 for IPv6, not the
-// unspecified address): nothing can make the Blocker deny the world.
+// The ACL is the truth. When a create's outcome is unknown (a 5xx, a lost
+// or cut-off answer), Add reads the ACL back and acts on what is there; an
+// entry at the number it just tried, with exactly its CIDR, deny and
+// protocol -1, is its own, also when a retried create answers
+// NetworkAclEntryAlreadyExists.
 //
-// With several ACLs (an ALB spans several subnets) Block is all-or-nothing:
-// when one ACL fails, the entries this call created in the others are
-// deleted again (best effort, logged) and the error is returned. Every AWS
-// call is bounded by Config.CallTimeout. Retrying throttled (RequestLimitExceeded)
-// and 5xx answers with backoff and jitter is left to the SDK's standard
-// retryer configured on the client.
+// Every AWS call is bounded by Config.CallTimeout. Retrying throttled
+// (RequestLimitExceeded) and 5xx answers with backoff and jitter is left to
+// the SDK's standard retryer configured on the client.
 //
-// The Manager (manager.go) builds the bans dosguard owns on top of the
-// Blocker: expiry and escalation, the NACL quota and eviction, prefix
-// aggregation, a rate limit and pacing, and a state file reconciled with the
-// ACLs at start.
-//
-// A Blocker is safe for concurrent use; it holds no lock while calling AWS
-// and starts no goroutines. Concurrent Block calls for the same address are
-// not merged (each may add an entry); callers serialise per address.
+// A NACL is safe for concurrent use; it holds no lock while calling AWS
+// and starts no goroutines. Concurrent Adds of the same prefix are not
+// merged (each may add an entry); callers serialise per prefix.
 package acl
 
 import (
@@ -53,9 +49,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/dosguard/dosguard/ban"
+	"github.com/dosguard/dosguard/policy"
+	"github.com/dosguard/dosguard/target"
 )
 
-// EC2API lists the EC2 client methods the Blocker calls, and nothing more:
+// EC2API lists the EC2 client methods the NACL calls, and nothing more:
 // the IAM policy in docker/eks/iam-policy.json is checked against it.
 type EC2API interface {
 	DescribeNetworkAcls(ctx context.Context, in *ec2.DescribeNetworkAclsInput, optFns ...func(*ec2.Options)) (*ec2.DescribeNetworkAclsOutput, error)
@@ -74,17 +74,22 @@ const MaxRuleNumber = 32766
 // maxCreateAttempts bounds Describe+Create rounds lost to racers.
 const maxCreateAttempts = 5
 
-// Config configures a Blocker.
+// probe is the prefix of the start-up write check (TEST-NET-1).
+var probe = netip.MustParsePrefix("192.0.2.0/32")
+
+// Config configures the NACLs.
 type Config struct {
-	// ACLIDs are the network ACLs ("acl-..."); every one gets each entry.
+	// ACLIDs are the network ACLs ("acl-..."); New makes one NACL each.
 	ACLIDs []string
 	// RuleMin and RuleMax bound the managed rule numbers, inclusive. Both 0
 	// means automatic: 1 up to one below the lowest ingress allow-all rule
 	// of the prefix's address family.
 	RuleMin, RuleMax int
-	// DryRun makes Block and Unblock only describe the ACLs and report the
-	// entries they would create or delete.
-	DryRun bool
+	// EntryLimit is the most ingress entries one address family of an ACL
+	// may hold, counting the rules already there (allow-all, default "*"):
+	// NACL_Entry_Limit, default 20, 3..40. A full ACL fails Add with
+	// ReasonNoFreeRule without calling Create.
+	EntryLimit int
 	// CallTimeout bounds each AWS call; 0 means DefaultCallTimeout.
 	CallTimeout time.Duration
 }
@@ -107,42 +112,31 @@ func (c Config) Validate() error {
 			return fmt.Errorf("acl: config RuleMin %d, RuleMax %d: want 1 <= RuleMin <= RuleMax <= %d, or both 0 for automatic", c.RuleMin, c.RuleMax, MaxRuleNumber)
 		}
 	}
+	if c.EntryLimit != 0 && (c.EntryLimit < 3 || c.EntryLimit > 40) {
+		return fmt.Errorf("acl: config EntryLimit %d: want 3..40 (AWS's quota, allow-all and default rules included)", c.EntryLimit)
+	}
 	if c.CallTimeout < 0 {
 		return fmt.Errorf("acl: config CallTimeout %v: negative", c.CallTimeout)
 	}
 	return nil
 }
 
-// Entry is one deny entry: the network ACL and its rule number.
-type Entry struct {
-	ACLID      string
-	RuleNumber int
-	// Existing is true if the entry was there before the call.
-	Existing bool
-}
-
-// Result tells what Block or Unblock did (or, with DryRun, would do).
-type Result struct {
-	// Entries holds one entry per ACL for Block (in Config.ACLIDs order),
-	// and the deleted entries for Unblock.
-	Entries []Entry
-	// Existing is true for Block if every ACL already denied the address
-	// (nothing was added), and for Unblock if anything was deleted.
-	Existing bool
-}
-
-// Blocker adds and removes deny entries. Create it with New.
-type Blocker struct {
+// NACL is one network ACL as a target. Create it with New.
+type NACL struct {
+	id  string
 	cfg Config
 	api EC2API
 	log *slog.Logger
 
 	mu     sync.Mutex
-	warned map[string]bool // "acl-id/family" whose range cap was logged
+	warned map[bool]bool // family (v6) whose range cap was logged
 }
 
-// New returns a Blocker for cfg calling api. A nil logger discards logs.
-func New(cfg Config, api EC2API, logger *slog.Logger) (*Blocker, error) {
+var _ target.Planner = (*NACL)(nil)
+
+// New returns one NACL per cfg.ACLIDs, calling api. A nil logger discards
+// logs. It calls nothing.
+func New(cfg Config, api EC2API, logger *slog.Logger) ([]*NACL, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -152,144 +146,151 @@ func New(cfg Config, api EC2API, logger *slog.Logger) (*Blocker, error) {
 	if cfg.CallTimeout == 0 {
 		cfg.CallTimeout = DefaultCallTimeout
 	}
+	if cfg.EntryLimit == 0 {
+		cfg.EntryLimit = policy.DefaultEntryLimit
+	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	cfg.ACLIDs = slices.Clone(cfg.ACLIDs)
-	return &Blocker{cfg: cfg, api: api, log: logger, warned: make(map[string]bool)}, nil
+	var out []*NACL
+	for _, id := range cfg.ACLIDs {
+		out = append(out, &NACL{id: id, cfg: cfg, api: api, log: logger, warned: make(map[bool]bool)})
+	}
+	return out, nil
 }
 
-// checkPrefix refuses every prefix the Blocker may not deny: anything but a
-// single, specified address.
-func checkPrefix(p netip.Prefix) error {
-	a := p.Addr()
-	switch {
-	case !p.IsValid():
-		return errors.New("invalid prefix")
-	case p.Bits() != a.BitLen():
-		return fmt.Errorf("prefix length /%d: only single addresses (/32, /128) are blocked", p.Bits())
-	case a.IsUnspecified():
-		return errors.New("unspecified address")
-	case a.Is4In6():
-		return errors.New("IPv4-mapped IPv6 address: use the IPv4 form")
-	case a.Zone() != "":
-		return errors.New("address with a zone")
+// ID returns the network ACL's id.
+func (n *NACL) ID() string { return n.id }
+
+// Capacity is Config.EntryLimit, for either family.
+func (n *NACL) Capacity(bool) int { return n.cfg.EntryLimit }
+
+// checkPrefix refuses a prefix that would deny everyone.
+func checkPrefix(op string, p netip.Prefix) error {
+	if !p.IsValid() || p.Bits() == 0 || p.Addr().Zone() != "" {
+		return &Error{Op: op, Prefix: p, Reason: ReasonRefused, Err: errors.New("prefix would deny everyone or is invalid")}
 	}
 	return nil
 }
 
-// Block denies inbound traffic from p in every configured ACL.
-func (b *Blocker) Block(ctx context.Context, p netip.Prefix) (Result, error) {
-	if err := checkPrefix(p); err != nil {
-		return Result{}, &Error{Op: OpBlock, Prefix: p, Reason: ReasonRefused, Err: err}
+// Add denies p in the ACL. An entry the ACL already holds for exactly p in
+// the managed range is returned Foreign, unless it sits at the number Add
+// itself just tried to create (then the create applied unseen and the
+// entry is Add's own).
+func (n *NACL) Add(ctx context.Context, p netip.Prefix) (ban.Entry, error) {
+	if err := checkPrefix(OpBlock, p); err != nil {
+		return ban.Entry{}, err
 	}
-	return b.block(ctx, p, blockOpts{})
-}
-
-// blockOpts are the Manager's extensions of Block.
-type blockOpts struct {
-	// limit is the most ingress entries, the default rule included, that
-	// one address family may hold; 0 means no limit but AWS's.
-	limit int
-	// overlay, if set, edits the described entries of an ACL before they
-	// are read: in dry-run the Manager adds the entries it pretends to have
-	// created and drops those it pretends to have deleted.
-	overlay func(id string, entries []types.NetworkAclEntry) []types.NetworkAclEntry
-}
-
-// block is Block without the single-address check: the Manager also blocks
-// aggregate prefixes, which it validates itself.
-func (b *Blocker) block(ctx context.Context, p netip.Prefix, o blockOpts) (Result, error) {
-	if !p.IsValid() || p.Bits() == 0 {
-		return Result{}, &Error{Op: OpBlock, Prefix: p, Reason: ReasonRefused, Err: errors.New("prefix would deny everyone")}
-	}
-	res := Result{Existing: true}
-	for _, id := range b.cfg.ACLIDs {
-		e, unsure, err := b.blockOne(ctx, id, p, o)
-		if err != nil {
-			b.rollback(ctx, p, res.Entries, unsure)
-			return Result{}, err
-		}
-		res.Entries = append(res.Entries, e)
-		res.Existing = res.Existing && e.Existing
-	}
-	return res, nil
-}
-
-// blockOne blocks p in one ACL. When Create fails in a way that leaves its
-// outcome unknown (timeout, 5xx), unsure names the entry it tried.
-func (b *Blocker) blockOne(ctx context.Context, id string, p netip.Prefix, o blockOpts) (e Entry, unsure *Entry, err error) {
+	tried := 0
 	for attempt := 1; ; attempt++ {
-		entries, err := b.describe(ctx, id, p)
-		if err != nil {
-			return Entry{}, nil, err
+		e, err := n.plan(ctx, p, target.Overlay{}, tried)
+		if err != nil || e.Foreign || e.Rule == tried {
+			return e, err
 		}
-		if o.overlay != nil {
-			entries = o.overlay(id, entries)
-		}
-		v, err := b.inspect(OpBlock, id, entries, p)
-		if err != nil {
-			return Entry{}, nil, err
-		}
-		if len(v.matches) > 0 {
-			b.log.Debug("acl: already denied", "acl", id, "rule", v.matches[0], "prefix", p)
-			return Entry{ACLID: id, RuleNumber: v.matches[0], Existing: true}, nil, nil
-		}
-		if n := familyCount(entries, p.Addr().Is6()); o.limit > 0 && n >= o.limit {
-			return Entry{}, nil, &Error{Op: OpBlock, ACLID: id, Prefix: p, Reason: ReasonNoFreeRule,
-				Err: fmt.Errorf("%d of %d ingress entries of the family used (EntryLimit)", n, o.limit)}
-		}
-		if v.free == 0 {
-			return Entry{}, nil, &Error{Op: OpBlock, ACLID: id, Prefix: p, Reason: ReasonNoFreeRule,
-				Err: fmt.Errorf("rules %d..%d all taken", v.lo, v.hi)}
-		}
-		e := Entry{ACLID: id, RuleNumber: v.free}
-		if b.cfg.DryRun {
-			b.log.Info("acl: dry run: would create deny entry", "acl", id, "rule", v.free, "prefix", p)
-			return e, nil, nil
-		}
-		err = b.create(ctx, id, v.free, p)
+		err = n.create(ctx, e.Rule, p)
 		if err == nil {
-			b.log.Info("acl: created deny entry", "acl", id, "rule", v.free, "prefix", p)
-			return e, nil, nil
+			n.log.Info("acl: created deny entry", "acl", n.id, "rule", e.Rule, "prefix", p)
+			return e, nil
 		}
-		if errorCode(err) != "NetworkAclEntryAlreadyExists" || attempt == maxCreateAttempts {
-			if outcomeUnknown(err) {
-				return Entry{}, &e, err
-			}
-			return Entry{}, nil, err
-		}
-		b.log.Warn("acl: rule number taken meanwhile, retrying", "acl", id, "rule", v.free, "prefix", p, "attempt", attempt)
-	}
-}
-
-// rollback deletes the entries Block created before failing, and an entry
-// whose creation may have happened unseen, if the ACL shows it. It uses a
-// context detached from ctx's cancellation, each call still bounded by
-// CallTimeout, so that a caller's expired deadline leaves nothing half-done.
-func (b *Blocker) rollback(ctx context.Context, p netip.Prefix, done []Entry, unsure *Entry) {
-	ctx = context.WithoutCancel(ctx)
-	var undo []Entry
-	for _, e := range done {
-		if !e.Existing && !b.cfg.DryRun {
-			undo = append(undo, e)
-		}
-	}
-	if unsure != nil {
-		entries, err := b.describe(ctx, unsure.ACLID, p)
-		if err != nil {
-			b.log.Error("acl: rollback: cannot check entry", "acl", unsure.ACLID, "rule", unsure.RuleNumber, "prefix", p, "err", err)
-		} else if v, err := b.inspect(OpBlock, unsure.ACLID, entries, p); err == nil && slices.Contains(v.matches, unsure.RuleNumber) {
-			undo = append(undo, *unsure)
-		}
-	}
-	for _, e := range undo {
-		if err := b.deleteEntry(ctx, e.ACLID, e.RuleNumber, p); err != nil {
-			b.log.Error("acl: rollback: delete failed, entry left in place", "acl", e.ACLID, "rule", e.RuleNumber, "prefix", p, "err", err)
+		tried = e.Rule
+		if errorCode(err) == "NetworkAclEntryAlreadyExists" && attempt < maxCreateAttempts {
+			n.log.Warn("acl: rule number taken meanwhile, retrying", "acl", n.id, "rule", e.Rule, "prefix", p, "attempt", attempt)
 			continue
 		}
-		b.log.Warn("acl: rollback: deleted entry", "acl", e.ACLID, "rule", e.RuleNumber, "prefix", p)
+		if outcomeUnknown(err) || errorCode(err) == "NetworkAclEntryAlreadyExists" {
+			if n.holdsNow(ctx, e.Rule, p) {
+				n.log.Warn("acl: create answered with an error but the entry is there: kept", "acl", n.id, "rule", e.Rule, "prefix", p, "err", err)
+				return e, nil
+			}
+		}
+		return ban.Entry{}, err
 	}
+}
+
+// holdsNow reads the ACL back and reports whether it holds p at rule.
+func (n *NACL) holdsNow(ctx context.Context, rule int, p netip.Prefix) bool {
+	entries, err := n.describe(context.WithoutCancel(ctx), p)
+	if err != nil {
+		n.log.Error("acl: cannot read the entry back", "acl", n.id, "rule", rule, "prefix", p, "err", err)
+		return false
+	}
+	return holds(entries, rule, p)
+}
+
+// Plan returns the entry Add would give p, with the ACL read as if it held
+// pretend's Added entries and not its Removed ones; nothing is written.
+func (n *NACL) Plan(ctx context.Context, p netip.Prefix, pretend target.Overlay) (ban.Entry, error) {
+	if err := checkPrefix(OpBlock, p); err != nil {
+		return ban.Entry{}, err
+	}
+	return n.plan(ctx, p, pretend, 0)
+}
+
+// plan describes the ACL and picks p's entry: an existing deny of exactly
+// p (Foreign unless at rule tried), else the lowest free number.
+func (n *NACL) plan(ctx context.Context, p netip.Prefix, pretend target.Overlay, tried int) (ban.Entry, error) {
+	entries, err := n.describe(ctx, p)
+	if err != nil {
+		return ban.Entry{}, err
+	}
+	entries = overlay(entries, pretend)
+	v, err := n.inspect(OpBlock, entries, p)
+	if err != nil {
+		return ban.Entry{}, err
+	}
+	if len(v.matches) > 0 {
+		if tried != 0 && slices.Contains(v.matches, tried) {
+			n.log.Warn("acl: create answered with an error but the entry is there: kept", "acl", n.id, "rule", tried, "prefix", p)
+			return ban.Entry{Target: n.id, Rule: tried}, nil
+		}
+		n.log.Debug("acl: already denied", "acl", n.id, "rule", v.matches[0], "prefix", p)
+		return ban.Entry{Target: n.id, Rule: v.matches[0], Foreign: true}, nil
+	}
+	if c := familyCount(entries, p.Addr().Is6()); c >= n.cfg.EntryLimit {
+		return ban.Entry{}, &Error{Op: OpBlock, ACLID: n.id, Prefix: p, Reason: ReasonNoFreeRule,
+			Err: fmt.Errorf("%d of %d ingress entries of the family used (EntryLimit)", c, n.cfg.EntryLimit)}
+	}
+	if v.free == 0 {
+		return ban.Entry{}, &Error{Op: OpBlock, ACLID: n.id, Prefix: p, Reason: ReasonNoFreeRule,
+			Err: fmt.Errorf("rules %d..%d all taken", v.lo, v.hi)}
+	}
+	return ban.Entry{Target: n.id, Rule: v.free}, nil
+}
+
+// overlay shows entries as a dry run pretends them: pretend.Removed
+// dropped, pretend.Added added as ingress deny entries (protocol -1).
+func overlay(entries []types.NetworkAclEntry, pretend target.Overlay) []types.NetworkAclEntry {
+	if len(pretend.Added) == 0 && len(pretend.Removed) == 0 {
+		return entries
+	}
+	out := make([]types.NetworkAclEntry, 0, len(entries)+len(pretend.Added))
+	for _, e := range entries {
+		cidr, ok := entryPrefix(&e)
+		if ok && !aws.ToBool(e.Egress) && slices.ContainsFunc(pretend.Removed, func(h ban.Held) bool {
+			return h.Rule == int(aws.ToInt32(e.RuleNumber)) && h.Prefix == cidr
+		}) {
+			continue
+		}
+		out = append(out, e)
+	}
+	for _, h := range pretend.Added {
+		if holds(out, h.Rule, h.Prefix) {
+			continue
+		}
+		out = append(out, denyEntry(h.Rule, h.Prefix))
+	}
+	return out
+}
+
+func denyEntry(rule int, p netip.Prefix) types.NetworkAclEntry {
+	e := types.NetworkAclEntry{RuleNumber: aws.Int32(int32(rule)), Egress: aws.Bool(false),
+		Protocol: aws.String("-1"), RuleAction: types.RuleActionDeny}
+	if p.Addr().Is6() {
+		e.Ipv6CidrBlock = aws.String(p.String())
+	} else {
+		e.CidrBlock = aws.String(p.String())
+	}
+	return e
 }
 
 // outcomeUnknown reports whether a failed call may still have taken effect:
@@ -303,47 +304,36 @@ func outcomeUnknown(err error) bool {
 	return true
 }
 
-// Unblock deletes the deny entries for exactly p in the managed range of
-// every configured ACL. A prefix denied nowhere is not an error. On errors
-// it still tries every ACL and returns what it deleted with the errors.
-func (b *Blocker) Unblock(ctx context.Context, p netip.Prefix) (Result, error) {
-	if err := checkPrefix(p); err != nil {
-		return Result{}, &Error{Op: OpUnblock, Prefix: p, Reason: ReasonRefused, Err: err}
+// Remove deletes the entry of p at rule, only if the ACL still holds an
+// ingress deny entry (protocol -1) for exactly p there: a number reused for
+// anything else is left alone, and an entry already gone (or an ACL gone)
+// is not an error. When the delete's outcome is unknown, the ACL is read
+// back.
+func (n *NACL) Remove(ctx context.Context, p netip.Prefix, rule int) error {
+	if err := checkPrefix(OpUnblock, p); err != nil {
+		return err
 	}
-	var (
-		res  Result
-		errs []error
-	)
-	for _, id := range b.cfg.ACLIDs {
-		entries, err := b.describe(ctx, id, p)
-		if err != nil {
-			errs = append(errs, err)
-			continue
+	entries, err := n.describe(ctx, p)
+	if err != nil {
+		if aclGone(err) {
+			return nil
 		}
-		v, err := b.inspect(OpUnblock, id, entries, p)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		for _, n := range v.matches {
-			if b.cfg.DryRun {
-				b.log.Info("acl: dry run: would delete deny entry", "acl", id, "rule", n, "prefix", p)
-			} else if err := b.deleteEntry(ctx, id, n, p); err != nil {
-				if errorCode(err) != "InvalidNetworkAclEntry.NotFound" { // else gone meanwhile
-					errs = append(errs, err)
-				}
-				continue
-			} else {
-				b.log.Info("acl: deleted deny entry", "acl", id, "rule", n, "prefix", p)
-			}
-			res.Entries = append(res.Entries, Entry{ACLID: id, RuleNumber: n, Existing: true})
-		}
+		return err
 	}
-	res.Existing = len(res.Entries) > 0
-	if len(errs) == 1 {
-		return res, errs[0]
+	if !holds(entries, rule, p) {
+		n.log.Info("acl: entry already gone", "acl", n.id, "rule", rule, "prefix", p)
+		return nil
 	}
-	return res, errors.Join(errs...)
+	err = n.deleteEntry(ctx, rule, p)
+	switch {
+	case err == nil, errorCode(err) == "InvalidNetworkAclEntry.NotFound":
+	case outcomeUnknown(err) && !n.holdsNow(ctx, rule, p):
+		n.log.Warn("acl: delete answered with an error but the entry is gone", "acl", n.id, "rule", rule, "prefix", p, "err", err)
+	default:
+		return err
+	}
+	n.log.Info("acl: deleted deny entry", "acl", n.id, "rule", rule, "prefix", p)
+	return nil
 }
 
 // view is what one ACL's entries mean for one prefix.
@@ -355,7 +345,7 @@ type view struct {
 
 // inspect reads an ACL's entries for prefix p: the managed range, the
 // entries denying exactly p in it, and the lowest free number.
-func (b *Blocker) inspect(op, id string, entries []types.NetworkAclEntry, p netip.Prefix) (view, error) {
+func (n *NACL) inspect(op string, entries []types.NetworkAclEntry, p netip.Prefix) (view, error) {
 	v6 := p.Addr().Is6()
 	allow := 0
 	var used []int
@@ -365,52 +355,52 @@ func (b *Blocker) inspect(op, id string, entries []types.NetworkAclEntry, p neti
 		if aws.ToBool(e.Egress) {
 			continue
 		}
-		n := int(aws.ToInt32(e.RuleNumber))
-		used = append(used, n)
+		rule := int(aws.ToInt32(e.RuleNumber))
+		used = append(used, rule)
 		cidr, ok := entryPrefix(e)
 		if !ok || cidr.Addr().Is6() != v6 || aws.ToString(e.Protocol) != "-1" {
 			continue
 		}
 		switch {
 		case e.RuleAction == types.RuleActionAllow && cidr.Bits() == 0:
-			if allow == 0 || n < allow {
-				allow = n
+			if allow == 0 || rule < allow {
+				allow = rule
 			}
 		case e.RuleAction == types.RuleActionDeny && cidr == p:
-			denies = append(denies, n)
+			denies = append(denies, rule)
 		}
 	}
 
 	var v view
-	if b.cfg.RuleMin == 0 {
+	if n.cfg.RuleMin == 0 {
 		if allow == 0 {
-			return v, &Error{Op: op, ACLID: id, Prefix: p, Reason: ReasonNoAllowAll}
+			return v, &Error{Op: op, ACLID: n.id, Prefix: p, Reason: ReasonNoAllowAll}
 		}
 		v.lo, v.hi = 1, allow-1
 	} else {
-		v.lo, v.hi = b.cfg.RuleMin, b.cfg.RuleMax
+		v.lo, v.hi = n.cfg.RuleMin, n.cfg.RuleMax
 		if allow != 0 && v.hi >= allow {
 			v.hi = allow - 1
-			b.warnCap(id, v6, allow)
+			n.warnCap(v6, allow)
 		}
 		if v.lo > v.hi {
-			return v, &Error{Op: op, ACLID: id, Prefix: p, Reason: ReasonRangeAboveAllow,
-				Err: fmt.Errorf("RuleMin %d, allow-all rule %d", b.cfg.RuleMin, allow)}
+			return v, &Error{Op: op, ACLID: n.id, Prefix: p, Reason: ReasonRangeAboveAllow,
+				Err: fmt.Errorf("RuleMin %d, allow-all rule %d", n.cfg.RuleMin, allow)}
 		}
 	}
 
 	slices.Sort(denies)
-	for _, n := range denies {
-		if n >= v.lo && n <= v.hi {
-			v.matches = append(v.matches, n)
+	for _, rule := range denies {
+		if rule >= v.lo && rule <= v.hi {
+			v.matches = append(v.matches, rule)
 		}
 	}
 	slices.Sort(used)
 	free := v.lo
-	for _, n := range used {
-		if n == free {
+	for _, rule := range used {
+		if rule == free {
 			free++
-		} else if n > free {
+		} else if rule > free {
 			break
 		}
 	}
@@ -433,45 +423,44 @@ func entryPrefix(e *types.NetworkAclEntry) (netip.Prefix, bool) {
 	return p.Masked(), true
 }
 
-// warnCap logs once per ACL and family that the configured range reaches
-// the allow-all rule and was capped below it.
-func (b *Blocker) warnCap(id string, v6 bool, allow int) {
+// warnCap logs once per family that the configured range reaches the
+// allow-all rule and was capped below it.
+func (n *NACL) warnCap(v6 bool, allow int) {
 	family := "IPv4"
 	if v6 {
 		family = "IPv6"
 	}
-	key := id + "/" + family
-	b.mu.Lock()
-	seen := b.warned[key]
-	b.warned[key] = true
-	b.mu.Unlock()
+	n.mu.Lock()
+	seen := n.warned[v6]
+	n.warned[v6] = true
+	n.mu.Unlock()
 	if !seen {
-		b.log.Warn("acl: RuleMax reaches the allow-all rule; entries there would never match, range capped below it",
-			"acl", id, "family", family, "rule_min", b.cfg.RuleMin, "rule_max", b.cfg.RuleMax, "allow_rule", allow)
+		n.log.Warn("acl: RuleMax reaches the allow-all rule; entries there would never match, range capped below it",
+			"acl", n.id, "family", family, "rule_min", n.cfg.RuleMin, "rule_max", n.cfg.RuleMax, "allow_rule", allow)
 	}
 }
 
-func (b *Blocker) describe(ctx context.Context, id string, p netip.Prefix) ([]types.NetworkAclEntry, error) {
-	cctx, cancel := context.WithTimeout(ctx, b.cfg.CallTimeout)
+func (n *NACL) describe(ctx context.Context, p netip.Prefix) ([]types.NetworkAclEntry, error) {
+	cctx, cancel := context.WithTimeout(ctx, n.cfg.CallTimeout)
 	defer cancel()
-	out, err := b.api.DescribeNetworkAcls(cctx, &ec2.DescribeNetworkAclsInput{NetworkAclIds: []string{id}})
+	out, err := n.api.DescribeNetworkAcls(cctx, &ec2.DescribeNetworkAclsInput{NetworkAclIds: []string{n.id}})
 	if err != nil {
-		return nil, callError(OpDescribe, id, 0, p, cctx, err)
+		return nil, callError(OpDescribe, n.id, 0, p, cctx, err)
 	}
 	for _, a := range out.NetworkAcls {
-		if aws.ToString(a.NetworkAclId) == id {
+		if aws.ToString(a.NetworkAclId) == n.id {
 			return a.Entries, nil
 		}
 	}
-	return nil, &Error{Op: OpDescribe, ACLID: id, Prefix: p, Reason: ReasonACLNotFound}
+	return nil, &Error{Op: OpDescribe, ACLID: n.id, Prefix: p, Reason: ReasonACLNotFound}
 }
 
-func (b *Blocker) create(ctx context.Context, id string, n int, p netip.Prefix) error {
-	cctx, cancel := context.WithTimeout(ctx, b.cfg.CallTimeout)
+func (n *NACL) create(ctx context.Context, rule int, p netip.Prefix) error {
+	cctx, cancel := context.WithTimeout(ctx, n.cfg.CallTimeout)
 	defer cancel()
 	in := &ec2.CreateNetworkAclEntryInput{
-		NetworkAclId: aws.String(id),
-		RuleNumber:   aws.Int32(int32(n)),
+		NetworkAclId: aws.String(n.id),
+		RuleNumber:   aws.Int32(int32(rule)),
 		Protocol:     aws.String("-1"),
 		RuleAction:   types.RuleActionDeny,
 		Egress:       aws.Bool(false),
@@ -481,22 +470,22 @@ func (b *Blocker) create(ctx context.Context, id string, n int, p netip.Prefix) 
 	} else {
 		in.CidrBlock = aws.String(p.String())
 	}
-	if _, err := b.api.CreateNetworkAclEntry(cctx, in); err != nil {
-		return callError(OpCreate, id, n, p, cctx, err)
+	if _, err := n.api.CreateNetworkAclEntry(cctx, in); err != nil {
+		return callError(OpCreate, n.id, rule, p, cctx, err)
 	}
 	return nil
 }
 
-func (b *Blocker) deleteEntry(ctx context.Context, id string, n int, p netip.Prefix) error {
-	cctx, cancel := context.WithTimeout(ctx, b.cfg.CallTimeout)
+func (n *NACL) deleteEntry(ctx context.Context, rule int, p netip.Prefix) error {
+	cctx, cancel := context.WithTimeout(ctx, n.cfg.CallTimeout)
 	defer cancel()
-	_, err := b.api.DeleteNetworkAclEntry(cctx, &ec2.DeleteNetworkAclEntryInput{
-		NetworkAclId: aws.String(id),
-		RuleNumber:   aws.Int32(int32(n)),
+	_, err := n.api.DeleteNetworkAclEntry(cctx, &ec2.DeleteNetworkAclEntryInput{
+		NetworkAclId: aws.String(n.id),
+		RuleNumber:   aws.Int32(int32(rule)),
 		Egress:       aws.Bool(false),
 	})
 	if err != nil {
-		return callError(OpDelete, id, n, p, cctx, err)
+		return callError(OpDelete, n.id, rule, p, cctx, err)
 	}
 	return nil
 }
@@ -517,43 +506,6 @@ func familyCount(entries []types.NetworkAclEntry, v6 bool) int {
 	return n
 }
 
-// deleteEntries deletes the given entries of p, each only if its ACL still
-// holds an ingress deny entry (protocol -1) for exactly p at that number: a
-// number reused for anything else is left alone, and an entry already gone
-// counts as deleted. It returns the entries that are gone, and the errors of
-// the others (which are still in place).
-func (b *Blocker) deleteEntries(ctx context.Context, p netip.Prefix, want []Entry) (gone []Entry, err error) {
-	var errs []error
-	for _, e := range want {
-		entries, derr := b.describe(ctx, e.ACLID, p)
-		if derr != nil {
-			if aclGone(derr) {
-				gone = append(gone, e)
-				continue
-			}
-			errs = append(errs, derr)
-			continue
-		}
-		if !holds(entries, e.RuleNumber, p) {
-			b.log.Info("acl: entry already gone", "acl", e.ACLID, "rule", e.RuleNumber, "prefix", p)
-			gone = append(gone, e)
-			continue
-		}
-		if b.cfg.DryRun {
-			b.log.Info("acl: dry run: would delete deny entry", "acl", e.ACLID, "rule", e.RuleNumber, "prefix", p)
-			gone = append(gone, e)
-			continue
-		}
-		if derr := b.deleteEntry(ctx, e.ACLID, e.RuleNumber, p); derr != nil && errorCode(derr) != "InvalidNetworkAclEntry.NotFound" {
-			errs = append(errs, derr)
-			continue
-		}
-		b.log.Info("acl: deleted deny entry", "acl", e.ACLID, "rule", e.RuleNumber, "prefix", p)
-		gone = append(gone, e)
-	}
-	return gone, errors.Join(errs...)
-}
-
 // holds reports whether entries has an ingress deny entry, protocol -1, for
 // exactly p at rule number n.
 func holds(entries []types.NetworkAclEntry, n int, p netip.Prefix) bool {
@@ -570,64 +522,87 @@ func holds(entries []types.NetworkAclEntry, n int, p netip.Prefix) bool {
 	return false
 }
 
-// Listed is one ingress deny entry (protocol -1) of the managed range.
-type Listed struct {
-	ACLID      string
-	RuleNumber int
-	Prefix     netip.Prefix
-}
-
-// managedEntries describes the ACL id and returns its ingress deny entries
-// (protocol -1, not /0) within the managed range of their address family.
-// A family without an allow-all rule (automatic range) has no managed range.
-func (b *Blocker) managedEntries(ctx context.Context, id string) ([]Listed, []types.NetworkAclEntry, error) {
-	entries, err := b.describe(ctx, id, netip.Prefix{})
+// List describes the ACL and returns its ingress deny entries (protocol
+// -1, not /0) within the managed range of their address family. A family
+// without an allow-all rule (automatic range) has no managed range.
+func (n *NACL) List(ctx context.Context) ([]ban.Held, error) {
+	entries, err := n.describe(ctx, netip.Prefix{})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	var out []Listed
+	var out []ban.Held
 	for _, v6 := range []bool{false, true} {
 		probe := netip.PrefixFrom(netip.IPv4Unspecified(), 32)
 		if v6 {
 			probe = netip.PrefixFrom(netip.IPv6Unspecified(), 128)
 		}
-		v, err := b.inspect(OpDescribe, id, entries, probe)
+		v, err := n.inspect(OpDescribe, entries, probe)
 		if err != nil {
 			continue // no managed range for this family
 		}
 		for i := range entries {
 			e := &entries[i]
-			n := int(aws.ToInt32(e.RuleNumber))
+			rule := int(aws.ToInt32(e.RuleNumber))
 			cidr, ok := entryPrefix(e)
 			if !ok || aws.ToBool(e.Egress) || e.RuleAction != types.RuleActionDeny || aws.ToString(e.Protocol) != "-1" ||
-				cidr.Addr().Is6() != v6 || cidr.Bits() == 0 || n < v.lo || n > v.hi {
+				cidr.Addr().Is6() != v6 || cidr.Bits() == 0 || rule < v.lo || rule > v.hi {
 				continue
 			}
-			out = append(out, Listed{ACLID: id, RuleNumber: n, Prefix: cidr})
+			out = append(out, ban.Held{Target: n.id, Rule: rule, Prefix: cidr})
 		}
 	}
-	return out, entries, nil
+	return out, nil
 }
 
-// checkWrite asks CreateNetworkAclEntry with DryRun whether the credentials
-// may write the ACL id: DryRunOperation means yes.
-func (b *Blocker) checkWrite(ctx context.Context, id string) error {
-	cctx, cancel := context.WithTimeout(ctx, b.cfg.CallTimeout)
+// Check describes the ACL and, with write, asks CreateNetworkAclEntry with
+// DryRun whether the credentials may write it. Its error is one line
+// naming the ACL, and matches the *Error of the failed call. An endpoint
+// that ignores DryRun and creates the probe entry gets it deleted at once,
+// with a warning.
+func (n *NACL) Check(ctx context.Context, write bool) error {
+	if _, err := n.describe(ctx, netip.Prefix{}); err != nil {
+		if aclGone(err) {
+			return &checkError{fmt.Sprintf("acl: network ACL %s not found (Network_ACL_ID)", n.id), err}
+		}
+		return &checkError{fmt.Sprintf("acl: describe network ACL %s: %s", n.id, target.Code(err)), err}
+	}
+	if !write {
+		return nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, n.cfg.CallTimeout)
 	defer cancel()
-	_, err := b.api.CreateNetworkAclEntry(cctx, &ec2.CreateNetworkAclEntryInput{
-		NetworkAclId: aws.String(id),
+	_, err := n.api.CreateNetworkAclEntry(cctx, &ec2.CreateNetworkAclEntryInput{
+		NetworkAclId: aws.String(n.id),
 		RuleNumber:   aws.Int32(MaxRuleNumber),
 		Protocol:     aws.String("-1"),
 		RuleAction:   types.RuleActionDeny,
 		Egress:       aws.Bool(false),
-		CidrBlock:    aws.String("192.0.2.0/32"),
+		CidrBlock:    aws.String(probe.String()),
 		DryRun:       aws.Bool(true),
 	})
-	if err == nil || errorCode(err) == "DryRunOperation" {
+	switch {
+	case errorCode(err) == "DryRunOperation":
+		return nil
+	case err == nil:
+		n.log.Warn("acl: the endpoint ignored DryRun and created the start-up probe entry; deleting it",
+			"acl", n.id, "rule", MaxRuleNumber, "prefix", probe)
+		if derr := n.deleteEntry(context.WithoutCancel(ctx), MaxRuleNumber, probe); derr != nil {
+			n.log.Error("acl: start-up probe entry left in place", "acl", n.id, "rule", MaxRuleNumber, "prefix", probe, "err", derr)
+		}
 		return nil
 	}
-	return callError(OpCreate, id, MaxRuleNumber, netip.MustParsePrefix("192.0.2.0/32"), cctx, err)
+	cerr := callError(OpCreate, n.id, MaxRuleNumber, probe, cctx, err)
+	return &checkError{fmt.Sprintf("acl: credentials may not write network ACL %s: %s (need ec2:CreateNetworkAclEntry and ec2:DeleteNetworkAclEntry on it)", n.id, cerr.Reason), cerr}
 }
+
+// checkError is Check's one-line error over the failed call's *Error.
+type checkError struct {
+	msg string
+	err error
+}
+
+func (e *checkError) Error() string { return e.msg }
+func (e *checkError) Unwrap() error { return e.err }
 
 // aclGone reports whether err says the network ACL does not exist.
 func aclGone(err error) bool {

@@ -4,16 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/aws/smithy-go"
+
+	"github.com/dosguard/dosguard/target"
 )
 
 // Op values of Error.
 const (
-	OpBlock    = "block"    // a decision of Block made without an AWS call
-	OpUnblock  = "unblock"  // a decision of Unblock made without an AWS call
+	OpBlock    = "block"    // a decision of Add made without an AWS call
+	OpUnblock  = "unblock"  // a decision of Remove made without an AWS call
 	OpDescribe = "describe" // DescribeNetworkAcls
 	OpCreate   = "create"   // CreateNetworkAclEntry
 	OpDelete   = "delete"   // DeleteNetworkAclEntry
@@ -45,7 +49,7 @@ const (
 	ReasonFailed = "request failed"
 )
 
-// Error is the error Block and Unblock return. Its message reads like
+// Error is the error of a NACL's calls. Its message reads like
 // "acl: create entry 17 in acl-0abc for 203.0.113.7/32: NetworkAclEntryLimitExceeded: ...".
 type Error struct {
 	// Op is what failed: one of the Op constants.
@@ -118,3 +122,30 @@ func errorCode(err error) string {
 	}
 	return ""
 }
+
+// Code returns e.Reason: the short cause of a failure (target.Failure).
+func (e *Error) Code() string { return e.Reason }
+
+// transientCodes are EC2 error codes of throttling and server trouble.
+var transientCodes = []string{
+	"RequestLimitExceeded", "Throttling", "ThrottlingException", "TooManyRequestsException",
+	"InternalError", "InternalFailure", "ServiceUnavailable", "Unavailable", "RequestCanceled",
+}
+
+// Transient reports a failure that may pass within seconds: a timeout, a
+// failed connection, throttling, or a 5xx answer (target.Failure).
+func (e *Error) Transient() bool {
+	switch {
+	case e.Reason == ReasonTimeout, e.Reason == ReasonFailed, slices.Contains(transientCodes, e.Reason):
+		return true
+	}
+	var re interface{ HTTPStatusCode() int }
+	return errors.As(e.Err, &re) && (re.HTTPStatusCode() >= http.StatusInternalServerError || re.HTTPStatusCode() == http.StatusTooManyRequests)
+}
+
+// Is makes an *Error with ReasonNoFreeRule match target.ErrFull.
+func (e *Error) Is(err error) bool {
+	return err == target.ErrFull && e.Reason == ReasonNoFreeRule
+}
+
+var _ target.Failure = (*Error)(nil)

@@ -10,35 +10,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/smithy-go"
-)
 
-func TestCheckPrefix(t *testing.T) {
-	tests := []struct {
-		p    netip.Prefix
-		want bool // accepted
-	}{
-		{netip.MustParsePrefix("203.0.113.7/32"), true},
-		{netip.MustParsePrefix("2001:db8::7/128"), true},
-		{netip.MustParsePrefix("1.1.1.1/32"), true},
-		{netip.MustParsePrefix("255.255.255.255/32"), true},
-		{netip.MustParsePrefix("0.0.0.0/0"), false},
-		{netip.MustParsePrefix("::/0"), false},
-		{netip.MustParsePrefix("0.0.0.0/32"), false},
-		{netip.MustParsePrefix("::/128"), false},
-		{netip.MustParsePrefix("203.0.113.0/24"), false},
-		{netip.MustParsePrefix("203.0.113.7/31"), false},
-		{netip.MustParsePrefix("2001:db8::/64"), false},
-		{netip.MustParsePrefix("2001:db8::7/127"), false},
-		{netip.MustParsePrefix("::ffff:203.0.113.7/128"), false},
-		{netip.Prefix{}, false},
-	}
-	for _, tt := range tests {
-		err := checkPrefix(tt.p)
-		if got := err == nil; got != tt.want {
-			t.Errorf("checkPrefix(%s) = %v, want accepted %v", tt.p, err, tt.want)
-		}
-	}
-}
+	"github.com/dosguard/dosguard/target"
+)
 
 func TestErrorString(t *testing.T) {
 	p := netip.MustParsePrefix("203.0.113.7/32")
@@ -55,8 +29,8 @@ func TestErrorString(t *testing.T) {
 			"acl: describe acl-0abc for 203.0.113.7/32: network ACL not found"},
 		{&Error{Op: OpBlock, ACLID: "acl-0abc", Prefix: p, Reason: ReasonNoFreeRule, Err: errors.New("rules 1..99 all taken")},
 			"acl: block 203.0.113.7/32 in acl-0abc: no free rule number: rules 1..99 all taken"},
-		{&Error{Op: OpBlock, Prefix: netip.MustParsePrefix("0.0.0.0/0"), Reason: ReasonRefused, Err: checkPrefix(netip.MustParsePrefix("0.0.0.0/0"))},
-			"acl: block 0.0.0.0/0: refused: prefix length /0: only single addresses (/32, /128) are blocked"},
+		{&Error{Op: OpBlock, Prefix: netip.MustParsePrefix("0.0.0.0/0"), Reason: ReasonRefused, Err: errors.New("prefix would deny everyone or is invalid")},
+			"acl: block 0.0.0.0/0: refused: prefix would deny everyone or is invalid"},
 	}
 	for _, tt := range tests {
 		if got := tt.err.Error(); got != tt.want {
@@ -122,8 +96,8 @@ func manyEntries() []types.NetworkAclEntry {
 }
 
 func TestInspectFull(t *testing.T) {
-	b := &Blocker{warned: map[string]bool{}}
-	v, err := b.inspect(OpBlock, "acl-1", manyEntries(), netip.MustParsePrefix("198.51.100.7/32"))
+	n := &NACL{id: "acl-1", warned: map[bool]bool{}}
+	v, err := n.inspect(OpBlock, manyEntries(), netip.MustParsePrefix("198.51.100.7/32"))
 	if err != nil || v.lo != 1 || v.hi != 99 || v.free != 37 || len(v.matches) != 1 || v.matches[0] != 7 {
 		t.Errorf("inspect = %+v, %v; want range 1..99, free 37, matches [7]", v, err)
 	}
@@ -132,13 +106,38 @@ func TestInspectFull(t *testing.T) {
 // BenchmarkInspect measures reading a full ACL (80 entries) for a prefix,
 // done once per Describe.
 func BenchmarkInspect(b *testing.B) {
-	blk := &Blocker{warned: map[string]bool{}}
+	blk := &NACL{id: "acl-1", warned: map[bool]bool{}}
 	entries := manyEntries()
 	p := netip.MustParsePrefix("203.0.113.7/32")
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := blk.inspect(OpBlock, "acl-1", entries, p); err != nil {
+		if _, err := blk.inspect(OpBlock, entries, p); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestErrorTransient(t *testing.T) {
+	tests := []struct {
+		err  *Error
+		want bool
+	}{
+		{&Error{Reason: ReasonTimeout}, true},
+		{&Error{Reason: ReasonFailed}, true},
+		{&Error{Reason: "RequestLimitExceeded"}, true},
+		{&Error{Reason: "InternalError"}, true},
+		{&Error{Reason: "ServiceUnavailable"}, true},
+		{&Error{Reason: "UnauthorizedOperation"}, false},
+		{&Error{Reason: ReasonNoFreeRule}, false},
+		{&Error{Reason: "NetworkAclEntryLimitExceeded"}, false},
+		{&Error{Reason: ReasonCanceled}, false},
+	}
+	for _, tt := range tests {
+		if got := tt.err.Transient(); got != tt.want {
+			t.Errorf("Error{Reason: %q}.Transient() = %v, want %v", tt.err.Reason, got, tt.want)
+		}
+	}
+	if !errors.Is(&Error{Reason: ReasonNoFreeRule}, target.ErrFull) || errors.Is(&Error{Reason: ReasonTimeout}, target.ErrFull) {
+		t.Error("errors.Is(err, target.ErrFull): want true for ReasonNoFreeRule only")
 	}
 }

@@ -1,6 +1,8 @@
-// Package ban is dosguard's ban model in plain values: the outcome every
-// decision ends in (Status), shared by the guard, the enforcement side and
-// the notifier. It holds values and their formatting only, no behaviour.
+// Package ban is dosguard's ban model in plain values: a Ban (a prefix
+// denied, with its Entry in each target, its expiry and offences), the
+// Event every enforcement step ends in (a Status with a typed Cause), and
+// the offence history. Shared by policy, enforce, the guard and the
+// notifier, it holds values and their formatting only, no behaviour.
 package ban
 
 // Status is what dosguard did about a client: the "status" field of a

@@ -19,9 +19,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dosguard/dosguard/acl"
 	"github.com/dosguard/dosguard/chunk"
 	"github.com/dosguard/dosguard/notify"
+	"github.com/dosguard/dosguard/policy"
 )
 
 // Getter reads one property by key; it returns "" when the key is absent.
@@ -101,6 +101,7 @@ const (
 	KeyStartupCheck       = "Startup_Check"
 	KeyMaxBlocksPerMinute = "Max_Blocks_Per_Minute"
 	KeyNotifyInterval     = "Notify_Interval"
+	KeyReconcileInterval  = "Reconcile_Interval"
 )
 
 // Keys lists every property dosguard reads, in documentation order.
@@ -113,7 +114,7 @@ var Keys = []string{
 	KeyTrustedProxies, KeyNACLEntryLimit, KeyOnFull, KeyAggregateAfter,
 	KeyAggregatePrefixV4, KeyAggregatePrefixV6, KeyEscalationWindow,
 	KeyEscalationFactor, KeyBlockDurationMax, KeyStateFile, KeyStartupCheck,
-	KeyMaxBlocksPerMinute, KeyNotifyInterval,
+	KeyMaxBlocksPerMinute, KeyNotifyInterval, KeyReconcileInterval,
 }
 
 // Defaults of the optional properties.
@@ -128,42 +129,30 @@ const (
 	DefaultSubject        = "dosguard: {status} {host} ({rule})"
 
 	// The ban manager's and the notifier's own defaults.
-	DefaultNACLEntryLimit     = acl.DefaultEntryLimit
-	DefaultAggregatePrefixV4  = acl.DefaultAggregatePrefixV4
-	DefaultAggregatePrefixV6  = acl.DefaultAggregatePrefixV6
-	DefaultEscalationWindow   = acl.DefaultEscalationWindow
-	DefaultEscalationFactor   = acl.DefaultEscalationFactor
-	DefaultBlockDurationMax   = acl.DefaultBlockDurationMax
-	DefaultMaxBlocksPerMinute = acl.DefaultMaxBlocksPerMinute
+	DefaultNACLEntryLimit     = policy.DefaultEntryLimit
+	DefaultAggregatePrefixV4  = policy.DefaultAggregatePrefixV4
+	DefaultAggregatePrefixV6  = policy.DefaultAggregatePrefixV6
+	DefaultEscalationWindow   = policy.DefaultEscalationWindow
+	DefaultEscalationFactor   = policy.DefaultEscalationFactor
+	DefaultBlockDurationMax   = policy.DefaultBlockDurationMax
+	DefaultMaxBlocksPerMinute = policy.DefaultMaxBlocksPerMinute
 	DefaultNotifyInterval     = notify.DefaultInterval
+	DefaultReconcileInterval  = time.Minute
 )
 
 // The On_Full policies.
 const (
-	OnFullEvict  = acl.OnFullEvict
-	OnFullRefuse = acl.OnFullRefuse
+	OnFullEvict  = policy.OnFullEvict
+	OnFullRefuse = policy.OnFullRefuse
 )
 
 // Config is the validated configuration of one dosguard instance.
 type Config struct {
-	// KeyField is the Key property as written; Key is its parsed path.
-	KeyField string
-	Key      chunk.Path
-	// Window is the length of the sliding window counted per address.
-	Window time.Duration
-	// Threshold is the number of requests in Window that trips the rule.
-	Threshold int
-	// Action is block or detect; RuleName names the rule in decisions.
-	Action   Action
-	RuleName string
 	// ACLIDs are the Network ACLs that receive every deny entry.
 	ACLIDs []string
 	// RuleMin and RuleMax bound the managed rule numbers; both 0 means
 	// from 1 to just below the lowest ingress allow-all rule.
 	RuleMin, RuleMax int
-	// BlockDuration is how long an entry stays, on the wall clock from when
-	// it was written; 0 means it never expires.
-	BlockDuration time.Duration
 	// Allowlist holds prefixes never blocked; BlockPrivate allows blocking
 	// loopback, private, link-local and unspecified addresses.
 	Allowlist    []netip.Prefix
@@ -185,9 +174,11 @@ type Config struct {
 	// AWSTimeout bounds each AWS call; ExitTimeout bounds the drain at exit.
 	AWSTimeout, ExitTimeout time.Duration
 
-	// Rules are the rules this instance runs: the one from the flat keys
-	// (Threshold, Window, Key, Action, Rule_Name, Query, Where, ...) or the
-	// ones of RulesFile.
+	// Rules are the rules this instance runs, the only truth about them:
+	// the one built from the one-rule keys (Threshold, Window, Key, Action,
+	// Rule_Name, Block_Duration, Query, Where, ...) or the ones of RulesFile,
+	// which inherit Key, Window and Block_Duration. The one-rule keys are not
+	// kept beside them.
 	Rules     []Rule
 	RulesFile string
 	// KeyFallback is the field used when a rule's key field is absent
@@ -219,6 +210,9 @@ type Config struct {
 	MaxBlocksPerMinute int
 	// NotifyInterval batches notifications (0 = one message per decision).
 	NotifyInterval time.Duration
+	// ReconcileInterval is how often the bans are compared with the NACLs
+	// and drift repaired (0 = only at start).
+	ReconcileInterval time.Duration
 }
 
 // Error is a configuration error naming the key and its bad value.
@@ -244,10 +238,6 @@ var (
 func Parse(g Getter) (Config, error) {
 	get := func(key string) string { return strings.TrimSpace(g.Get(key)) }
 	c := Config{
-		KeyField:       DefaultKey,
-		Window:         DefaultWindow,
-		Action:         ActionBlock,
-		BlockDuration:  DefaultBlockDuration,
 		Subject:        DefaultSubject,
 		MaxTrackedKeys: DefaultMaxTrackedKeys,
 		QueueSize:      DefaultQueueSize,
@@ -264,46 +254,14 @@ func Parse(g Getter) (Config, error) {
 		StartupCheck:       true,
 		MaxBlocksPerMinute: DefaultMaxBlocksPerMinute,
 		NotifyInterval:     DefaultNotifyInterval,
+		ReconcileInterval:  DefaultReconcileInterval,
 	}
-	var err error
-
-	if v := get(KeyKey); v != "" {
-		c.KeyField = v
-	}
-	if c.Key, err = chunk.ParsePath(c.KeyField); err != nil {
-		return c, bad(KeyKey, c.KeyField, "is not a field name or record accessor such as $a['b']")
-	}
-	if v := get(KeyWindow); v != "" {
-		if c.Window, err = ParseDuration(v); err != nil || c.Window < time.Second {
-			return c, bad(KeyWindow, v, "is not a duration of at least 1s (e.g. 60s, 1m, 1h)")
-		}
+	f, err := parseOneRule(get)
+	if err != nil {
+		return c, err
 	}
 	c.RulesFile = get(KeyRulesFile)
 	query := get(KeyQuery)
-	v := get(KeyThreshold)
-	switch {
-	case v == "" && c.RulesFile == "" && query == "":
-		return c, bad(KeyThreshold, v, "is required: the number of requests per Window that trips the rule (or set Query or Rules_File)")
-	case v != "":
-		if c.Threshold, err = strconv.Atoi(v); err != nil || c.Threshold < 1 {
-			return c, bad(KeyThreshold, v, "is not an integer >= 1")
-		}
-	}
-	if v := get(KeyAction); v != "" {
-		switch a := Action(strings.ToLower(v)); a {
-		case ActionBlock, ActionDetect:
-			c.Action = a
-		default:
-			return c, bad(KeyAction, v, "is not block or detect")
-		}
-	}
-	c.RuleName = string(c.Action) + ".default"
-	if v := get(KeyRuleName); v != "" {
-		if !printableASCII(v) || len(v) > 64 {
-			return c, bad(KeyRuleName, v, "must be 1 to 64 printable ASCII characters")
-		}
-		c.RuleName = v
-	}
 	if v := get(KeyNetworkACLID); v != "" {
 		for _, id := range splitList(v) {
 			if !aclIDPattern.MatchString(id) {
@@ -317,12 +275,6 @@ func Parse(g Getter) (Config, error) {
 	if v := get(KeyRuleNumberRange); v != "" {
 		if c.RuleMin, c.RuleMax, err = parseRange(v); err != nil {
 			return c, bad(KeyRuleNumberRange, v, "is not a range lo-hi within 1-32766 (e.g. 1-18)")
-		}
-	}
-	if v := get(KeyBlockDuration); v != "" {
-		if c.BlockDuration, err = ParseDuration(v); err != nil || c.BlockDuration < 0 ||
-			(c.BlockDuration > 0 && c.BlockDuration < time.Second) {
-			return c, bad(KeyBlockDuration, v, "is not 0 (never expires) or a duration of at least 1s (e.g. 1h, 30m, 7d)")
 		}
 	}
 	if v := get(KeyAllowlist); v != "" {
@@ -373,9 +325,6 @@ func Parse(g Getter) (Config, error) {
 	if c.DryRun, err = parseBool(dry, len(c.ACLIDs) == 0); err != nil {
 		return c, bad(KeyDryRun, dry, "is not on or off")
 	}
-	if !c.DryRun && c.Action == ActionBlock && len(c.ACLIDs) == 0 {
-		return c, bad(KeyDryRun, dry, "needs %s: there is no Network ACL to write to", KeyNetworkACLID)
-	}
 	for _, e := range []struct {
 		key      string
 		dst      *int
@@ -408,13 +357,69 @@ func Parse(g Getter) (Config, error) {
 		}
 		*e.dst = d
 	}
-	if err := c.parseProduction(get); err != nil {
+	if err := c.parseProduction(get, f.blockDuration); err != nil {
 		return c, err
 	}
-	if err := c.parseRules(get, query); err != nil {
+	if err := c.parseRules(get, query, f); err != nil {
 		return c, err
+	}
+	if !c.DryRun && c.Blocks() && len(c.ACLIDs) == 0 {
+		return c, bad(KeyDryRun, dry, "needs %s: there is no Network ACL to write to", KeyNetworkACLID)
 	}
 	return c, nil
+}
+
+// oneRule holds the one-rule keys while Parse builds the rules from them;
+// Config does not keep them.
+type oneRule struct {
+	ruleDefaults
+	threshold int    // 0 when Threshold is not set
+	action    Action // "" when Action is not set
+}
+
+// parseOneRule reads and checks Key, Window, Threshold, Action, Rule_Name
+// and Block_Duration.
+func parseOneRule(get func(string) string) (oneRule, error) {
+	f := oneRule{ruleDefaults: ruleDefaults{window: DefaultWindow, blockDuration: DefaultBlockDuration}}
+	var err error
+	key := DefaultKey
+	if v := get(KeyKey); v != "" {
+		key = v
+	}
+	if f.key, err = chunk.ParsePath(key); err != nil {
+		return f, bad(KeyKey, key, "is not a field name or record accessor such as $a['b']")
+	}
+	if v := get(KeyWindow); v != "" {
+		if f.window, err = ParseDuration(v); err != nil || f.window < time.Second {
+			return f, bad(KeyWindow, v, "is not a duration of at least 1s (e.g. 60s, 1m, 1h)")
+		}
+	}
+	switch v := get(KeyThreshold); {
+	case v == "" && get(KeyRulesFile) == "" && get(KeyQuery) == "":
+		return f, bad(KeyThreshold, v, "is required: the number of requests per Window that trips the rule (or set Query or Rules_File)")
+	case v != "":
+		if f.threshold, err = strconv.Atoi(v); err != nil || f.threshold < 1 {
+			return f, bad(KeyThreshold, v, "is not an integer >= 1")
+		}
+	}
+	if v := get(KeyAction); v != "" {
+		switch a := Action(strings.ToLower(v)); a {
+		case ActionBlock, ActionDetect:
+			f.action = a
+		default:
+			return f, bad(KeyAction, v, "is not block or detect")
+		}
+	}
+	if v := get(KeyRuleName); v != "" && (!printableASCII(v) || len(v) > 64) {
+		return f, bad(KeyRuleName, v, "must be 1 to 64 printable ASCII characters")
+	}
+	if v := get(KeyBlockDuration); v != "" {
+		if f.blockDuration, err = ParseDuration(v); err != nil || f.blockDuration < 0 ||
+			(f.blockDuration > 0 && f.blockDuration < time.Second) {
+			return f, bad(KeyBlockDuration, v, "is not 0 (never expires) or a duration of at least 1s (e.g. 1h, 30m, 7d)")
+		}
+	}
+	return f, nil
 }
 
 // ParseDuration parses Go duration syntax ("90s", "1m30s", "1h"), a day

@@ -1,6 +1,7 @@
 package conf
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -16,25 +17,26 @@ func TestParseDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{
-		KeyField: "host", Window: time.Minute, Threshold: 1000, Action: ActionBlock,
-		RuleName: "block.default", BlockDuration: time.Hour, Subject: DefaultSubject,
-		DryRun: true, MaxTrackedKeys: DefaultMaxTrackedKeys, QueueSize: DefaultQueueSize,
+		Subject: DefaultSubject,
+		DryRun:  true, MaxTrackedKeys: DefaultMaxTrackedKeys, QueueSize: DefaultQueueSize,
 		AWSTimeout: DefaultAWSTimeout, ExitTimeout: DefaultExitTimeout,
 		NACLEntryLimit: 20, OnFull: OnFullEvict, AggregatePrefixV4: 24, AggregatePrefixV6: 64,
 		EscalationWindow: 24 * time.Hour, EscalationFactor: 2, BlockDurationMax: 7 * 24 * time.Hour,
-		StartupCheck: true, MaxBlocksPerMinute: 30, NotifyInterval: 10 * time.Second,
+		StartupCheck: true, MaxBlocksPerMinute: 30, NotifyInterval: 10 * time.Second, ReconcileInterval: time.Minute,
 	}
-	want.Key = c.Key
 	want.Rules = c.Rules
 	if len(c.Rules) != 1 || c.Rules[0].Name != "block.default" || c.Rules[0].Threshold != 1000 ||
 		c.Rules[0].Window != time.Minute || c.Rules[0].Action != ActionBlock || c.Rules[0].BlockDuration != time.Hour {
-		t.Errorf("Rules = %+v, want the one flat rule", c.Rules)
+		t.Fatalf("Rules = %+v, want the one flat rule", c.Rules)
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Parse(defaults) =\n%+v\nwant\n%+v", c, want)
 	}
-	if got := []string(c.Key); !reflect.DeepEqual(got, []string{"host"}) {
+	if got := []string(c.Rules[0].Key); !reflect.DeepEqual(got, []string{"host"}) {
 		t.Errorf("Key path = %q, want [host]", got)
+	}
+	if !c.Blocks() || c.AdoptDuration() != time.Hour {
+		t.Errorf("Blocks() = %v, AdoptDuration() = %v; want true, 1h", c.Blocks(), c.AdoptDuration())
 	}
 }
 
@@ -51,18 +53,23 @@ func TestParseValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(c.Rules) != 1 {
+		t.Fatalf("Rules = %+v, want the one flat rule", c.Rules)
+	}
+	r := c.Rules[0]
 	checks := []struct {
 		name      string
 		got, want any
 	}{
-		{"Key", []string(c.Key), []string{"request", "client"}},
-		{"Window", c.Window, time.Minute},
-		{"Threshold", c.Threshold, 60},
-		{"Action", c.Action, ActionDetect},
-		{"RuleName", c.RuleName, "detect.login"},
+		{"Key", []string(r.Key), []string{"request", "client"}},
+		{"Window", r.Window, time.Minute},
+		{"Threshold", r.Threshold, 60},
+		{"Action", r.Action, ActionDetect},
+		{"RuleName", r.Name, "detect.login"},
+		{"Blocks", c.Blocks(), false},
 		{"ACLIDs", c.ACLIDs, []string{"acl-0123456789abcdef0", "acl-01234567"}},
 		{"RuleRange", [2]int{c.RuleMin, c.RuleMax}, [2]int{1, 18}},
-		{"BlockDuration", c.BlockDuration, time.Duration(0)},
+		{"BlockDuration", r.BlockDuration, time.Duration(0)},
 		{"Allowlist", c.Allowlist, []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24"), netip.MustParsePrefix("2001:db8::1/128")}},
 		{"BlockPrivate", c.BlockPrivate, true},
 		{"Region", c.Region, "ap-northeast-1"},
@@ -241,8 +248,8 @@ func TestLoadClassic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Threshold != 1000 || c.RuleName != "block.flood" || len(c.ACLIDs) != 1 || c.DryRun ||
-		c.BlockDuration != 2*time.Hour || c.Window != 45*time.Second {
+	if r := c.Rules[0]; len(c.Rules) != 1 || r.Threshold != 1000 || r.Name != "block.flood" || len(c.ACLIDs) != 1 || c.DryRun ||
+		r.BlockDuration != 2*time.Hour || r.Window != 45*time.Second {
 		t.Errorf("config from classic file = %+v", c)
 	}
 	if got := len(f.Sections("output")); got != 2 {
@@ -289,7 +296,7 @@ pipeline:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Threshold != 500 || c.KeyField != "remote" || !c.DryRun {
+	if r := c.Rules[0]; len(c.Rules) != 1 || r.Threshold != 500 || r.Key.String() != "$remote" || !c.DryRun {
 		t.Errorf("config from YAML = %+v", c)
 	}
 	if !reflect.DeepEqual(f.Plugins, []string{"./out_dosguard.so"}) {
@@ -325,5 +332,48 @@ func TestUnknown(t *testing.T) {
 	got := Unknown(Props{"Name": "dosguard", "Match": "*", "Threshhold": "5", "Threshold": "5", "storage.total_limit_size": "1M", "Workers": "2"})
 	if !reflect.DeepEqual(got, []string{"Threshhold"}) {
 		t.Errorf("Unknown = %q, want [Threshhold]", got)
+	}
+}
+
+// TestLoadYAMLEnvOrder: the env of a YAML file is expanded in document
+// order, so each variable sees the ones above it. A map loses the order:
+// with the three variables of the issue, C came out "x/y/z" in only 155 of
+// 200 loads; a chain of 26 almost never comes out whole.
+func TestLoadYAMLEnvOrder(t *testing.T) {
+	dir := t.TempDir()
+	var chain strings.Builder
+	chain.WriteString("env:\n  V00: x\n")
+	want := "x"
+	for i := 1; i < 26; i++ {
+		fmt.Fprintf(&chain, "  V%02d: ${V%02d}/%c\n", i, i-1, 'a'+i)
+		want += "/" + string(rune('a'+i))
+	}
+	chain.WriteString("pipeline:\n  outputs:\n    - name: dosguard\n      rule_name: ${V25}\n")
+	tests := []struct {
+		name, body, want string
+	}{
+		{"abc.yaml", "env:\n  A: x\n  B: ${A}/y\n  C: ${B}/z\n  ON: true\n  N: 500\npipeline:\n  outputs:\n    - name: dosguard\n      rule_name: ${C} ${ON} ${N}\n", "x/y/z on 500"},
+		// A variable used above its definition is not set yet (the
+		// environment's value, here none).
+		{"later.yaml", "env:\n  A: ${B}/x\n  B: y\npipeline:\n  outputs:\n    - name: dosguard\n      rule_name: ${A}\n", "/x"},
+		{"chain.yaml", chain.String(), want},
+	}
+	for _, tt := range tests {
+		p := write(t, dir, tt.name, tt.body)
+		for i := range 200 {
+			f, err := LoadFile(p, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := f.Outputs("dosguard")[0].Get("rule_name"); got != tt.want {
+				t.Fatalf("%s: load %d: rule_name = %q, want %q", tt.name, i+1, got, tt.want)
+			}
+		}
+	}
+	if _, err := LoadFile(write(t, dir, "seq.yaml", "env:\n  - A\n"), nil); err == nil || !strings.Contains(err.Error(), "seq.yaml") {
+		t.Errorf("env as a list: error = %v, want one naming the file", err)
+	}
+	if _, err := LoadFile(write(t, dir, "empty.yaml", "env:\npipeline:\n  outputs: []\n"), nil); err != nil {
+		t.Errorf("empty env: %v", err)
 	}
 }

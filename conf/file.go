@@ -211,7 +211,7 @@ func (l *loader) yamlFile(path string, depth int) error {
 		return fmt.Errorf("conf: %w", err)
 	}
 	var doc struct {
-		Env      map[string]any   `yaml:"env"`
+		Env      yaml.Node        `yaml:"env"`
 		Includes []string         `yaml:"includes"`
 		Service  map[string]any   `yaml:"service"`
 		Parsers  []map[string]any `yaml:"parsers"`
@@ -225,8 +225,8 @@ func (l *loader) yamlFile(path string, depth int) error {
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return fmt.Errorf("conf: %s: %w", path, err)
 	}
-	for k, v := range doc.Env {
-		l.vars[k] = l.expand(scalar(v))
+	if err := l.setEnv(&doc.Env); err != nil {
+		return fmt.Errorf("conf: %s: env: %w", path, err)
 	}
 	for _, inc := range doc.Includes {
 		p := l.expand(inc)
@@ -271,6 +271,25 @@ func (l *loader) yamlFile(path string, depth int) error {
 	}
 	for _, m := range doc.Pipeline.Outputs {
 		add("output", m)
+	}
+	return nil
+}
+
+// setEnv sets the variables of a YAML env mapping in document order, so a
+// value sees the variables defined above it (a map would lose the order).
+func (l *loader) setEnv(n *yaml.Node) error {
+	switch {
+	case n.Kind == 0 || n.Tag == "!!null":
+		return nil // no env, or an empty one
+	case n.Kind != yaml.MappingNode:
+		return fmt.Errorf("line %d: want a mapping of variables", n.Line)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		var v any
+		if err := n.Content[i+1].Decode(&v); err != nil {
+			return fmt.Errorf("%s: %w", n.Content[i].Value, err)
+		}
+		l.vars[n.Content[i].Value] = l.expand(scalar(v))
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package conf
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"os"
 	"strconv"
@@ -197,6 +198,30 @@ func (c Config) Blocks() bool {
 	return false
 }
 
+// AdoptDuration is the ban length given to an entry of the managed range
+// found with no ban on record: the longest Block_Duration of the blocking
+// rules (of all rules when none blocks); 0, never expires, is the longest.
+// With one rule it is that rule's Block_Duration.
+func (c Config) AdoptDuration() time.Duration {
+	longest := func(blocking bool) (d time.Duration, found bool) {
+		for _, r := range c.Rules {
+			if blocking && r.Action != ActionBlock {
+				continue
+			}
+			if r.BlockDuration == 0 {
+				return 0, true
+			}
+			d, found = max(d, r.BlockDuration), true
+		}
+		return d, found
+	}
+	if d, ok := longest(true); ok {
+		return d
+	}
+	d, _ := longest(false)
+	return d
+}
+
 // Describe renders a rule for logs: name, action, window and threshold.
 func (r Rule) Describe() string {
 	var b strings.Builder
@@ -215,8 +240,8 @@ func (r Rule) Describe() string {
 	return b.String()
 }
 
-// parseRules builds c.Rules from Rules_File, or from the flat one-rule keys.
-func (c *Config) parseRules(get func(string) string, query string) error {
+// parseRules builds c.Rules from Rules_File, or from the one-rule keys f.
+func (c *Config) parseRules(get func(string) string, query string, f oneRule) error {
 	if v := get(KeyKeyFallback); v != "" {
 		p, err := chunk.ParsePath(v)
 		if err != nil {
@@ -236,14 +261,13 @@ func (c *Config) parseRules(get func(string) string, query string) error {
 			c.TrustedProxies = append(c.TrustedProxies, p)
 		}
 	}
-	def := ruleDefaults{key: c.Key, window: c.Window, blockDuration: c.BlockDuration}
 	if c.RulesFile != "" {
 		for _, k := range []string{KeyThreshold, KeyQuery, KeyWhere, KeyWindowType, KeyDistinct, KeyRuleName, KeyAction} {
 			if v := get(k); v != "" {
 				return bad(k, v, "is a one-rule key: with %s, write it in the rules file", KeyRulesFile)
 			}
 		}
-		rules, err := LoadRules(c.RulesFile, def)
+		rules, err := LoadRules(c.RulesFile, f.ruleDefaults)
 		if err != nil {
 			return &Error{Key: KeyRulesFile, Value: c.RulesFile, Problem: oneLine(err.Error())}
 		}
@@ -262,9 +286,8 @@ func (c *Config) parseRules(get func(string) string, query string) error {
 			return fmt.Errorf("dosguard: %s: %s", KeyQuery, oneLine(err.Error()))
 		}
 		spec = q
-		c.Window, c.Threshold = q.Window, q.Threshold
 	} else {
-		spec = detector.RuleSpec{Key: c.Key, Window: c.Window, Threshold: c.Threshold, Where: get(KeyWhere)}
+		spec = detector.RuleSpec{Key: f.key, Window: f.window, Threshold: f.threshold, Where: get(KeyWhere)}
 		if v := get(KeyWindowType); v != "" {
 			wt, err := detector.ParseWindowType(v)
 			if err != nil {
@@ -287,25 +310,23 @@ func (c *Config) parseRules(get func(string) string, query string) error {
 			spec.Cond = cond
 		}
 	}
-	if get(KeyAction) != "" {
-		spec.Action = string(c.Action)
-	}
+	spec.Action = string(f.action)
 	spec.Name = get(KeyRuleName)
 	if spec.Name == "" {
-		spec.Name = string(c.Action) + ".default"
+		spec.Name = string(cmp.Or(f.action, ActionBlock)) + ".default"
 	}
-	r, err := finishRule(spec, "", c.BlockDuration)
+	r, err := finishRule(spec, "", f.blockDuration)
 	if err != nil {
 		return fmt.Errorf("dosguard: %s", oneLine(err.Error()))
 	}
-	c.Action, c.RuleName = r.Action, r.Name
 	c.Rules = []Rule{r}
 	return nil
 }
 
 // parseProduction reads the keys of blocking in production: quota, full
 // policy, aggregation, escalation, state, pacing and notification batching.
-func (c *Config) parseProduction(get func(string) string) error {
+// blockDuration is the output's Block_Duration.
+func (c *Config) parseProduction(get func(string) string, blockDuration time.Duration) error {
 	ints := []struct {
 		key      string
 		dst      *int
@@ -347,6 +368,7 @@ func (c *Config) parseProduction(get func(string) string) error {
 		{KeyEscalationWindow, &c.EscalationWindow, 0, 365 * 24 * time.Hour},
 		{KeyBlockDurationMax, &c.BlockDurationMax, time.Second, 365 * 24 * time.Hour},
 		{KeyNotifyInterval, &c.NotifyInterval, 0, time.Hour},
+		{KeyReconcileInterval, &c.ReconcileInterval, 0, 24 * time.Hour},
 	}
 	for _, e := range durs {
 		v := get(e.key)
@@ -366,11 +388,11 @@ func (c *Config) parseProduction(get func(string) string) error {
 		}
 		c.EscalationFactor = f
 	}
-	if c.BlockDuration > c.BlockDurationMax {
+	if blockDuration > c.BlockDurationMax {
 		if get(KeyBlockDurationMax) != "" {
-			return bad(KeyBlockDurationMax, get(KeyBlockDurationMax), "is shorter than %s %v", KeyBlockDuration, c.BlockDuration)
+			return bad(KeyBlockDurationMax, get(KeyBlockDurationMax), "is shorter than %s %v", KeyBlockDuration, blockDuration)
 		}
-		c.BlockDurationMax = c.BlockDuration
+		c.BlockDurationMax = blockDuration
 	}
 	c.StateFile = get(KeyStateFile)
 	var err error

@@ -1,6 +1,7 @@
 package conf
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -114,7 +115,7 @@ func TestFlatRuleKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := c.Rules[0]; r.Action != ActionDetect || r.Distinct.String() != "$path" || r.WindowType != detector.Tumbling || c.Action != ActionDetect {
+	if r := c.Rules[0]; r.Action != ActionDetect || r.Distinct.String() != "$path" || r.WindowType != detector.Tumbling || c.Blocks() {
 		t.Errorf("flat rule = %+v (a detect.* name without Action detects)", r)
 	}
 	bad := []struct {
@@ -161,6 +162,57 @@ func TestProductionKeys(t *testing.T) {
 		_, err := Parse(Props{"Threshold": "5", k: v})
 		if err == nil || !strings.HasPrefix(err.Error(), "dosguard: "+k+": ") || !strings.Contains(err.Error(), v) {
 			t.Errorf("Parse(%s=%s) error = %v, want one naming the key and value", k, v, err)
+		}
+	}
+}
+
+// TestRulesAreTheTruth: Config keeps no one-rule field beside Rules, and
+// what is derived from the configuration comes from the rules.
+func TestRulesAreTheTruth(t *testing.T) {
+	ct := reflect.TypeOf(Config{})
+	for _, name := range []string{"KeyField", "Key", "Window", "Threshold", "Action", "RuleName", "BlockDuration", "Where", "Query"} {
+		if _, ok := ct.FieldByName(name); ok {
+			t.Errorf("Config has a flat %s field beside Rules", name)
+		}
+	}
+	dir := t.TempDir()
+	detectOnly := write(t, dir, "detect.yaml", "- name: scan\n  action: detect\n  threshold: 5\n  block_duration: 2d\n")
+	mixed := write(t, dir, "mixed.yaml", "- name: a\n  threshold: 5\n  block_duration: 10m\n- name: b\n  threshold: 5\n  block_duration: 6h\n"+
+		"- name: detect.c\n  threshold: 5\n  block_duration: 3d\n")
+	forever := write(t, dir, "forever.yaml", "- name: a\n  threshold: 5\n  block_duration: 0\n- name: b\n  threshold: 5\n")
+	tests := []struct {
+		props  Props
+		blocks bool
+		adopt  time.Duration
+		err    string
+	}{
+		{Props{"Threshold": "5"}, true, time.Hour, ""},
+		{Props{"Threshold": "5", "Block_Duration": "0"}, true, 0, ""},
+		{Props{"Threshold": "5", "Action": "detect", "Block_Duration": "5m"}, false, 5 * time.Minute, ""},
+		// A rule that only detects needs no Network ACL, however its action is said.
+		{Props{"Threshold": "5", "Action": "detect", "Dry_Run": "off"}, false, time.Hour, ""},
+		{Props{"Threshold": "5", "Rule_Name": "detect.x", "Dry_Run": "off"}, false, time.Hour, ""},
+		{Props{"Rules_File": detectOnly, "Dry_Run": "off"}, false, 48 * time.Hour, ""},
+		{Props{"Threshold": "5", "Rule_Name": "block.x", "Dry_Run": "off"}, true, 0, "dosguard: Dry_Run: \"off\" needs Network_ACL_ID"},
+		{Props{"Rules_File": mixed, "Dry_Run": "off"}, true, 0, "dosguard: Dry_Run: \"off\" needs Network_ACL_ID"},
+		// Adopted entries get the longest ban of the blocking rules.
+		{Props{"Rules_File": mixed, "Block_Duration": "1m"}, true, 6 * time.Hour, ""},
+		{Props{"Rules_File": forever}, true, 0, ""},
+	}
+	for i, tt := range tests {
+		c, err := Parse(tt.props)
+		if tt.err != "" {
+			if err == nil || !strings.HasPrefix(err.Error(), tt.err) {
+				t.Errorf("%d: Parse(%v) error = %v, want prefix %q", i, tt.props, err, tt.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%d: Parse(%v): %v", i, tt.props, err)
+			continue
+		}
+		if c.Blocks() != tt.blocks || c.AdoptDuration() != tt.adopt {
+			t.Errorf("%d: Parse(%v): Blocks() = %v, AdoptDuration() = %v; want %v, %v", i, tt.props, c.Blocks(), c.AdoptDuration(), tt.blocks, tt.adopt)
 		}
 	}
 }

@@ -292,6 +292,10 @@ func replay(t *testing.T, file string, ctx configContext, f *conf.File, cfgs []c
 	parsers := loadParsers(t, pf)
 	outputs := f.Outputs("dosguard")
 	obs := make([][]observation, len(outputs))
+	keys := make([]string, len(cfgs))
+	for i, c := range cfgs {
+		keys[i] = sampleRule(t, c).ResolvedKey()[0]
+	}
 	for _, in := range f.Sections("input") {
 		tag := in.Get("tag")
 		p := parsers[in.Get("parser")]
@@ -326,7 +330,7 @@ func replay(t *testing.T, file string, ctx configContext, f *conf.File, cfgs []c
 					}
 				}
 				for i, o := range outputs {
-					if key, has := rec[cfgs[i].KeyField]; has && matches(o.Get("match"), tag) {
+					if key, has := rec[keys[i]]; has && matches(o.Get("match"), tag) {
 						obs[i] = append(obs[i], observation{key, ts})
 					}
 				}
@@ -336,10 +340,22 @@ func replay(t *testing.T, file string, ctx configContext, f *conf.File, cfgs []c
 	return obs
 }
 
-// tripped returns, sorted, the keys whose requests within any Window reach
-// Threshold, split into those dosguard blocks and those it exempts
-// (private addresses unless Block_Private, and the Allowlist).
+// sampleRule is the one rule of a sample's output, the only one the replay
+// counts: keyed by a top-level field.
+func sampleRule(t *testing.T, c conf.Config) conf.Rule {
+	t.Helper()
+	if len(c.Rules) != 1 || len(c.Rules[0].ResolvedKey()) != 1 {
+		t.Fatalf("rules %+v: the replay counts one rule keyed by a top-level field", c.Rules)
+	}
+	return c.Rules[0]
+}
+
+// tripped returns, sorted, the keys whose requests within any Window of the
+// output's rule (see sampleRule) reach its Threshold, split into those
+// dosguard blocks and those it exempts (private addresses unless
+// Block_Private, and the Allowlist).
 func tripped(c conf.Config, obs []observation) (blocked, exempt []string) {
+	r := c.Rules[0]
 	byKey := map[string][]time.Time{}
 	for _, o := range obs {
 		byKey[o.key] = append(byKey[o.key], o.at)
@@ -348,12 +364,12 @@ func tripped(c conf.Config, obs []observation) (blocked, exempt []string) {
 		sort.Slice(ts, func(i, j int) bool { return ts[i].Before(ts[j]) })
 		peak := 0
 		for lo, hi := 0, 0; hi < len(ts); hi++ {
-			for ts[hi].Sub(ts[lo]) >= c.Window {
+			for ts[hi].Sub(ts[lo]) >= r.Window {
 				lo++
 			}
 			peak = max(peak, hi-lo+1)
 		}
-		if peak < c.Threshold {
+		if peak < r.Threshold {
 			continue
 		}
 		a, err := netip.ParseAddr(key)

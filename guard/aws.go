@@ -29,13 +29,23 @@ func RetryOptions(o *retry.StandardOptions) {
 	o.MaxBackoff = retryMaxBackoff
 }
 
-// AWSDeps builds the real AWS clients the config needs, from the AWS default
+// AWSDeps builds the real AWS clients the guard needs (EC2 when a rule
+// blocks and Network ACLs are set, SNS when a topic is), from the AWS default
 // credential chain (environment, shared config, IRSA web identity, ECS/EC2
 // role). It makes no network call: credentials are resolved on first use.
 func AWSDeps(ctx context.Context, cfg conf.Config) (Deps, error) {
+	return awsDeps(ctx, cfg, cfg.Blocks() && len(cfg.ACLIDs) > 0, cfg.TopicARN != "")
+}
+
+// ACLDeps builds the EC2 client of the acl commands, as AWSDeps does: they
+// manage the Network ACLs, so it is built whenever Network ACLs are set,
+// whatever the rules' actions.
+func ACLDeps(ctx context.Context, cfg conf.Config) (Deps, error) {
+	return awsDeps(ctx, cfg, len(cfg.ACLIDs) > 0, false)
+}
+
+func awsDeps(ctx context.Context, cfg conf.Config, needEC2, needSNS bool) (Deps, error) {
 	var d Deps
-	needEC2 := cfg.Blocks() && len(cfg.ACLIDs) > 0
-	needSNS := cfg.TopicARN != ""
 	if !needEC2 && !needSNS {
 		return d, nil
 	}

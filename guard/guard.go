@@ -6,8 +6,8 @@
 // each record, and counts it in the rules' detectors; it never calls AWS and
 // never waits. When an address trips a rule, the flush marks it pending in
 // the quiet table and queues its Hit. The worker, a goroutine started by
-// Start, takes hits off the queue and acts on them through the ban manager
-// (the deny entries), decides the outcome (blocked, detected, failed to
+// Start, takes hits off the queue and acts on them through the enforcer
+// (package enforce: the deny entries), decides the outcome (blocked, detected, failed to
 // block), logs it and hands it to the notifier goroutine, so a slow SNS
 // never holds up blocking. At each tick the worker expires bans and sends
 // "unblocked".
@@ -89,14 +89,14 @@ type counters struct {
 // Guard is one dosguard instance. Flush is safe for concurrent use (Fluent
 // Bit's workers N); Start and Close are called once each.
 type Guard struct {
-	cfg     conf.Config
-	log     *slog.Logger
-	now     func() time.Time
-	onDec   func(notify.Decision)
-	quiet   *quiet.Table
-	manager *acl.Manager // nil: no NACL calls (detect only, or dry-run without ACL ids)
-	notes   *notes       // the notification path: queue and publisher
-	stats   counters
+	cfg   conf.Config
+	log   *slog.Logger
+	now   func() time.Time
+	onDec func(notify.Decision)
+	quiet *quiet.Table
+	enf   *enforcement // nil: no NACL calls (detect only, or dry-run without ACL ids)
+	notes *notes       // the notification path: queue and publisher
+	stats counters
 
 	flush   flushState  // Fluent Bit's threads, under flush.mu
 	work    workerState // the worker goroutine's alone
@@ -139,9 +139,8 @@ func New(cfg conf.Config, deps Deps, logger *slog.Logger) (*Guard, error) {
 		if deps.EC2 == nil {
 			return nil, errors.New("guard: Network ACL ids are set but there is no EC2 client")
 		}
-		g.manager, err = acl.NewManager(ManagerConfig(cfg), deps.EC2, logger)
-		if err != nil {
-			return nil, fmt.Errorf("guard: %w", err)
+		if g.enf, err = newEnforcement(cfg, deps.EC2, g.now, logger); err != nil {
+			return nil, err
 		}
 	}
 	g.notes, err = newNotes(cfg, deps, g.now, logger, &g.stats.notifyErr)
@@ -238,11 +237,11 @@ func (g *Guard) Close(ctx context.Context) error {
 }
 
 func (g *Guard) activeCount() int {
-	if g.manager == nil {
+	if g.enf == nil {
 		_, bans := g.quiet.Len()
 		return bans
 	}
-	return len(g.manager.Bans())
+	return len(g.enf.Bans())
 }
 
 // sumStats adds up detector stats.

@@ -51,6 +51,12 @@ type rig struct {
 
 func newRig(t *testing.T, props conf.Props) *rig {
 	t.Helper()
+	return newRigWith(t, props, nil)
+}
+
+// newRigWith is newRig with before run on the EC2 endpoint before Start.
+func newRigWith(t *testing.T, props conf.Props, before func(*acltest.Server)) *rig {
+	t.Helper()
 	r := &rig{t: t, ec2: acltest.NewServer(), sns: notifytest.NewServer(),
 		clock: &clock{now: t0}, tick: make(chan time.Time), ntick: make(chan time.Time), decs: make(chan notify.Decision, 1000)}
 	t.Cleanup(r.ec2.Close)
@@ -68,12 +74,15 @@ func newRig(t *testing.T, props conf.Props) *rig {
 	}
 	deps := Deps{SNS: r.sns.Client(t), Now: r.clock.Now, Tick: r.tick, NotifyTick: r.ntick,
 		OnDecision: func(d notify.Decision) { r.decs <- d }}
-	if len(cfg.ACLIDs) > 0 && cfg.Action == conf.ActionBlock {
+	if len(cfg.ACLIDs) > 0 && cfg.Blocks() {
 		deps.EC2 = r.ec2.Client(t)
 	}
 	r.g, err = New(cfg, deps, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if before != nil {
+		before(r.ec2)
 	}
 	if err := r.g.Start(context.Background()); err != nil {
 		t.Fatal(err)

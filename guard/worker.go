@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/dosguard/dosguard/acl"
 	"github.com/dosguard/dosguard/conf"
 	"github.com/dosguard/dosguard/detector"
 	"github.com/dosguard/dosguard/notify"
@@ -49,22 +48,12 @@ func (g *Guard) runWorker(tick <-chan time.Time) {
 	}
 }
 
-// startBans reconciles the bans with the Network ACLs at start and reports
-// what that found.
+// startBans starts the enforcer, if any, at start-up (see startEnforcer).
 func (g *Guard) startBans(ctx context.Context) error {
-	if g.manager == nil {
+	if g.enf == nil {
 		return nil
 	}
-	check := g.cfg.StartupCheck && !g.cfg.DryRun
-	events, err := g.manager.Start(ctx, g.clock(), check)
-	if err != nil {
-		return err
-	}
-	for _, e := range events {
-		g.emitEvent(nil, detector.Hit{}, e)
-		g.follow(e)
-	}
-	return nil
+	return g.startEnforcer(ctx, g.clock())
 }
 
 // decide acts on one hit, emits the decisions it leads to and moves the
@@ -81,7 +70,7 @@ func (g *Guard) decide(ctx context.Context, j job) {
 		d.Status, d.ExpiresAt, d.ACLIDs = ban.Detected, until, nil
 		g.emit(d)
 		return
-	case g.manager == nil:
+	case g.enf == nil:
 		// Dry-run without Network ACLs: decide only; the address stays
 		// quiet for the ban's length as if it had been blocked.
 		d := g.decision(ru, h, now)
@@ -94,7 +83,11 @@ func (g *Guard) decide(ctx context.Context, j job) {
 		g.emit(d)
 		return
 	}
-	if b, ok := g.covering(h.Addr); ok {
+	if !g.enf.started {
+		g.keep(j) // EC2 did not answer at start: applied once it does
+		return
+	}
+	if b, ok := g.enf.Covering(h.Addr); ok {
 		// Already banned (after another rule, by an aggregate, or before a
 		// restart): quiet for every blocking rule until the ban ends.
 		g.quiet.Ban(b.Prefix, b.ExpiresAt)
@@ -102,46 +95,7 @@ func (g *Guard) decide(ctx context.Context, j job) {
 		g.log.Debug("already blocked", "host", h.Addr, "rule", ru.Name)
 		return
 	}
-	backoff := false
-	for _, e := range g.manager.BlockFor(ctx, h.Addr, now, ru.BlockDuration) {
-		g.emitEvent(ru, h, e)
-		g.follow(e)
-		if e.Status == acl.StatusFailed && e.Prefix.Contains(h.Addr) {
-			backoff = true
-		}
-	}
-	if backoff {
-		// Back off for one window, so a full NACL or a broken role is not
-		// retried for every record.
-		g.quiet.Hold(ru.index, h.Addr, quiet.Backoff, now.Add(ru.Window))
-		return
-	}
-	g.quiet.Clear(ru.index, h.Addr)
-}
-
-// follow updates the quiet table after a ban event: a new ban quiets its
-// prefix, an ended one lets it go (a member folded into an aggregate stays
-// quiet through the aggregate's ban, reported before it).
-func (g *Guard) follow(e acl.Event) {
-	switch e.Status {
-	case acl.StatusBlocked:
-		g.quiet.Ban(e.Prefix, e.ExpiresAt)
-	case acl.StatusUnblocked:
-		g.quiet.Unban(e.Prefix)
-	}
-}
-
-// covering returns the ban denying a, if any.
-func (g *Guard) covering(a netip.Addr) (acl.Ban, bool) {
-	if !g.manager.Covers(a) {
-		return acl.Ban{}, false
-	}
-	for _, b := range g.manager.Bans() {
-		if b.Prefix.Contains(a.Unmap()) {
-			return b, true
-		}
-	}
-	return acl.Ban{}, false
+	g.block(ctx, ru, h, now)
 }
 
 // cooldown is how long a detect rule stays quiet for an address.
@@ -156,11 +110,8 @@ func cooldown(ru *rule) time.Duration {
 // and reported as unblocked), lets cool-downs and back-offs lapse, and
 // sweeps the detectors. Only the worker calls it.
 func (g *Guard) expire(ctx context.Context, now time.Time) {
-	if g.manager != nil {
-		for _, e := range g.manager.ExpireAt(ctx, now) {
-			g.emitEvent(nil, detector.Hit{}, e)
-			g.follow(e)
-		}
+	if g.enf != nil {
+		g.tickEnforcer(ctx, now)
 	}
 	g.quiet.Lapse(now)
 	st := g.flush.sweep(&g.work.swept)
@@ -185,14 +136,14 @@ func (g *Guard) reportEvictions(now time.Time, st detector.Stats) {
 
 // emitEvent turns one acl event into a decision. ru and h are the rule and
 // hit that caused it, nil for expiries and start-up reconciliation.
-func (g *Guard) emitEvent(ru *rule, h detector.Hit, e acl.Event) {
+func (g *Guard) emitEvent(ru *rule, h detector.Hit, e ban.Event) {
 	d := notify.Decision{
-		Host: hostString(e.Prefix), Status: ban.Status(e.Status), Reason: e.Reason,
+		Host: hostString(e.Prefix), Status: e.Status, Reason: e.Text(),
 		ExpiresAt: e.ExpiresAt, ProcessedAt: g.clock(), DryRun: g.cfg.DryRun,
 	}
 	for _, en := range e.Entries {
-		d.ACLIDs = append(d.ACLIDs, en.ACLID)
-		d.RuleNumbers = append(d.RuleNumbers, en.RuleNumber)
+		d.ACLIDs = append(d.ACLIDs, en.Target)
+		d.RuleNumbers = append(d.RuleNumbers, en.Rule)
 	}
 	if len(d.ACLIDs) == 0 {
 		d.ACLIDs = g.cfg.ACLIDs
@@ -200,7 +151,7 @@ func (g *Guard) emitEvent(ru *rule, h detector.Hit, e acl.Event) {
 	switch {
 	case ru != nil:
 		d.Rule, d.Window, d.Time = ru.Name, ru.Window, h.Last
-		if e.Prefix.Contains(h.Addr) && e.Status != acl.StatusUnblocked {
+		if e.Prefix.Contains(h.Addr) && e.Status != ban.Unblocked {
 			d.Requests = h.Count
 		}
 	case len(g.flush.rules) == 1:
@@ -217,39 +168,6 @@ func hostString(p netip.Prefix) string {
 		return p.Addr().String()
 	}
 	return p.String()
-}
-
-// ManagerConfig maps the configuration to the ban manager's: what the
-// plugin and the CLI's acl commands both use.
-func ManagerConfig(c conf.Config) acl.ManagerConfig {
-	mc := acl.ManagerConfig{
-		Blocker: acl.Config{
-			ACLIDs: c.ACLIDs, RuleMin: c.RuleMin, RuleMax: c.RuleMax,
-			DryRun: c.DryRun, CallTimeout: c.AWSTimeout,
-		},
-		EntryLimit:         c.NACLEntryLimit,
-		OnFull:             c.OnFull,
-		AggregateAfter:     c.AggregateAfter,
-		AggregatePrefixV4:  c.AggregatePrefixV4,
-		AggregatePrefixV6:  c.AggregatePrefixV6,
-		BlockDuration:      c.BlockDuration,
-		EscalationWindow:   c.EscalationWindow,
-		EscalationFactor:   c.EscalationFactor,
-		BlockDurationMax:   c.BlockDurationMax,
-		MaxBlocksPerMinute: c.MaxBlocksPerMinute,
-		StateFile:          c.StateFile,
-	}
-	for _, r := range c.Rules {
-		mc.BlockDurationMax = max(mc.BlockDurationMax, r.BlockDuration)
-	}
-	if mc.AggregateAfter > 0 {
-		// The same exemptions as the detector's: an aggregate never covers
-		// an allowlisted, private or special address.
-		if ex, err := detector.NewExemptions(detector.ExemptionsConfig{Allowlist: c.Allowlist, BlockPrivate: c.BlockPrivate}); err == nil {
-			mc.Guardrail = ex
-		}
-	}
-	return mc
 }
 
 func (g *Guard) decision(ru *rule, h detector.Hit, now time.Time) notify.Decision {

@@ -14,17 +14,22 @@
 // or deleted. Requests must be POSTed, form encoded and SigV4-signed (the
 // shape of the Authorization header is checked, not the signature).
 //
-// Faults are injected with Fail (error responses), Stall (calls that hang
-// until released) and OnCall (a hook run before each call is handled, for
+// Faults are injected with Fail (error responses), FailAfter (the call
+// applied, then answered with an error), Cut (the call applied, then the
+// connection closed without an answer), Drop (a 200 answer, nothing
+// applied), IgnoreDryRun (an endpoint that applies DryRun calls), Stall
+// (calls that hang until released) and OnCall (a hook run before each call is handled, for
 // example to play a racer that takes a rule number between Describe and
 // Create). Every call is recorded and can be read back with Calls and
 // CallCount. A Server is safe for concurrent use.
 package acltest
 
 import (
+	"bytes"
 	"context"
 	"encoding/xml"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -110,6 +115,7 @@ type Server struct {
 	acls       map[string]*networkACL
 	quota      int
 	denyWrites bool
+	ignoreDry  bool
 	faults     []*fault
 	stalls     map[string]chan struct{}
 	hooks      []func(action string, form url.Values)
@@ -125,11 +131,22 @@ type networkACL struct {
 }
 
 type fault struct {
+	kind   faultKind
 	action string
 	code   string
 	status int
 	left   int
 }
+
+// faultKind is what an injected fault does to a call.
+type faultKind int
+
+const (
+	faultFail  faultKind = iota // answer an error, apply nothing
+	faultAfter                  // apply, then answer an error
+	faultCut                    // apply, then close the connection unanswered
+	faultDrop                   // answer 200, apply nothing
+)
 
 // NewServer starts a server with no network ACLs and the default quota.
 func NewServer() *Server {
@@ -156,13 +173,16 @@ func (s *Server) Close() {
 // region us-east-1, BaseEndpoint set to URL, and the SDK's standard retryer
 // with 5 attempts, a 5ms maximum backoff and no retry quota, so retries are
 // exercised but fast. optFns may change any option, for example the Retryer.
+//
+// Its HTTP client hands the transport a copy of each request body (see
+// ownBody), so that every call makes exactly the requests the test expects.
 func (s *Server) Client(t testing.TB, optFns ...func(*ec2.Options)) *ec2.Client {
 	t.Helper()
 	o := ec2.Options{
 		Region:       "us-east-1",
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDACLTEST", "acltest-secret", ""),
 		BaseEndpoint: aws.String(s.URL()),
-		HTTPClient:   s.srv.Client(),
+		HTTPClient:   &http.Client{Transport: ownBody{s.srv.Client().Transport}},
 		Retryer: retry.NewStandard(func(so *retry.StandardOptions) {
 			so.MaxAttempts = 5
 			so.MaxBackoff = 5 * time.Millisecond
@@ -170,6 +190,36 @@ func (s *Server) Client(t testing.TB, optFns ...func(*ec2.Options)) *ec2.Client 
 		}),
 	}
 	return ec2.New(o, optFns...)
+}
+
+// ownBody gives the transport a request body of its own, read into memory.
+//
+// Without it a call could be retried for no reason the test set up: the SDK
+// closes its request body (smithy-go's safeReadCloser) as soon as the
+// response arrives, while net/http's writeLoop, running beside the response
+// read, may still make its final read of that body; the closed body answers
+// io.EOF as an error, the writeLoop tears the connection down under the
+// response being read ("use of closed network connection"), deserializing
+// fails and the SDK retries. It depends on scheduling only, and showed as a
+// refused block making 2 Describe calls under -race on a loaded machine
+// (acl TestFull/refuse). With a body in memory the writeLoop never reads the
+// SDK's.
+type ownBody struct{ rt http.RoundTripper }
+
+func (o ownBody) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return o.rt.RoundTrip(r)
+	}
+	b, err := io.ReadAll(r.Body)
+	r.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	r = r.Clone(r.Context())
+	r.ContentLength = int64(len(b))
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	r.Body, _ = r.GetBody()
+	return o.rt.RoundTrip(r)
 }
 
 // AddACL adds (or replaces) the network ACL id holding entries. It panics on
@@ -268,6 +318,42 @@ func (s *Server) Fail(action, code string, status, times int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = append(s.faults, &fault{action: action, code: code, status: status, left: times})
+}
+
+// FailAfter makes the next times calls of action apply, then answer with
+// the EC2 error code and HTTP status, as when EC2 wrote an entry and the
+// answer was an InternalError 500. Faults queue in the order they are set.
+func (s *Server) FailAfter(action, code string, status, times int) {
+	s.addFault(&fault{kind: faultAfter, action: action, code: code, status: status, left: times})
+}
+
+// Cut makes the next times calls of action apply, then close the
+// connection without an answer: a lost or cut-off answer.
+func (s *Server) Cut(action string, times int) {
+	s.addFault(&fault{kind: faultCut, action: action, left: times})
+}
+
+// Drop makes the next times calls of action answer 200 and apply nothing:
+// a write that never happened, reported as done.
+func (s *Server) Drop(action string, times int) {
+	s.addFault(&fault{kind: faultDrop, action: action, left: times})
+}
+
+// IgnoreDryRun makes writes with DryRun apply as if DryRun were not set,
+// as some emulators and proxies do.
+func (s *Server) IgnoreDryRun(ignore bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ignoreDry = ignore
+}
+
+func (s *Server) addFault(f *fault) {
+	if f.left <= 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, f)
 }
 
 // Stall makes calls of action ("*" for any action) hang, after they are
@@ -375,8 +461,14 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if f := s.takeFault(action); f != nil {
+	f := s.takeFault(action)
+	switch {
+	case f == nil:
+	case f.kind == faultFail:
 		writeError(w, reqID, errorf(f.status, f.code, "acltest: injected %s", f.code))
+		return
+	case f.kind == faultDrop:
+		writeXML(w, http.StatusOK, returnResponse(action, reqID))
 		return
 	}
 	var (
@@ -398,11 +490,18 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		err = errorf(http.StatusBadRequest, "InvalidAction", "The action %s is not valid for this web service.", action)
 	}
-	if err != nil {
+	switch {
+	case f != nil && f.kind == faultAfter:
+		writeError(w, reqID, errorf(f.status, f.code, "acltest: injected %s after applying", f.code))
+	case f != nil && f.kind == faultCut:
+		if conn, _, herr := w.(http.Hijacker).Hijack(); herr == nil {
+			conn.Close()
+		}
+	case err != nil:
 		writeError(w, reqID, err)
-		return
+	default:
+		writeXML(w, http.StatusOK, body)
 	}
-	writeXML(w, http.StatusOK, body)
 }
 
 func (s *Server) requestID() string {
@@ -669,7 +768,7 @@ func (s *Server) writable(form url.Values) (*networkACL, *apiError) {
 	if s.denyWrites {
 		return nil, errorf(http.StatusForbidden, "UnauthorizedOperation", "You are not authorized to perform this operation.")
 	}
-	if form.Get("DryRun") == "true" {
+	if form.Get("DryRun") == "true" && !s.ignoreDry {
 		return nil, errorf(http.StatusPreconditionFailed, "DryRunOperation", "Request would have succeeded, but DryRun flag is set.")
 	}
 	return a, nil

@@ -3,6 +3,7 @@ package acltest_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -487,5 +488,56 @@ func TestSetEntry(t *testing.T) {
 	}
 	if srv.Entries("acl-9") != nil {
 		t.Error("Entries of an unknown ACL is not nil")
+	}
+}
+
+// TestAppliedFaults: FailAfter and Cut apply the call before failing it,
+// Drop answers 200 and applies nothing, IgnoreDryRun applies DryRun writes.
+func TestAppliedFaults(t *testing.T) {
+	srv := acltest.NewServer()
+	defer srv.Close()
+	c := srv.Client(t, noRetry)
+	ctx := context.Background()
+	denies := func() []int {
+		var out []int
+		for _, e := range srv.Entries("acl-1") {
+			if !e.Egress && e.RuleAction == "deny" && e.RuleNumber != acltest.DefaultRuleNumber {
+				out = append(out, e.RuleNumber)
+			}
+		}
+		return out
+	}
+	steps := []struct {
+		name       string
+		fault      func()
+		rule       int32
+		dryRun     bool
+		wantCode   string
+		wantStatus int
+		wantRules  []int
+	}{
+		{"fail after applying", func() { srv.FailAfter(acltest.CreateNetworkAclEntry, "InternalError", 500, 1) }, 1, false, "InternalError", 500, []int{1}},
+		{"cut after applying", func() { srv.Cut(acltest.CreateNetworkAclEntry, 1) }, 2, false, "?", 0, []int{1, 2}},
+		{"dropped", func() { srv.Drop(acltest.CreateNetworkAclEntry, 1) }, 3, false, "", 0, []int{1, 2}},
+		{"dry run honoured", func() {}, 4, true, "DryRunOperation", 412, []int{1, 2}},
+		{"dry run ignored", func() { srv.IgnoreDryRun(true) }, 5, true, "", 0, []int{1, 2, 5}},
+	}
+	for _, s := range steps {
+		srv.DefaultACL("acl-1")
+		for _, n := range []int{1, 2, 5} {
+			if slices.Contains(s.wantRules, n) && n < int(s.rule) {
+				srv.SetEntry("acl-1", acltest.Entry{RuleNumber: n, Protocol: "-1", RuleAction: "deny", CIDR: fmt.Sprintf("198.51.100.%d/32", n)})
+			}
+		}
+		s.fault()
+		in := entryInput("acl-1", s.rule, false, types.RuleActionDeny, fmt.Sprintf("198.51.100.%d/32", s.rule))
+		in.DryRun = aws.Bool(s.dryRun)
+		_, err := c.CreateNetworkAclEntry(ctx, in)
+		if code, status := codeStatus(err); code != s.wantCode || status != s.wantStatus {
+			t.Errorf("%s: create = %q %d (%v), want %q %d", s.name, code, status, err, s.wantCode, s.wantStatus)
+		}
+		if got := denies(); !slices.Equal(got, s.wantRules) {
+			t.Errorf("%s: deny rules %v, want %v", s.name, got, s.wantRules)
+		}
 	}
 }

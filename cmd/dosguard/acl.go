@@ -12,8 +12,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/dosguard/dosguard/acl"
+	"github.com/dosguard/dosguard/ban"
 	"github.com/dosguard/dosguard/conf"
+	"github.com/dosguard/dosguard/enforce"
 	"github.com/dosguard/dosguard/guard"
 )
 
@@ -97,9 +98,8 @@ func aclCommand(args []string, stdout, stderr io.Writer) error {
 	if len(cfg.ACLIDs) == 0 {
 		return fmt.Errorf("dosguard acl: %s is not set: no Network ACL to look at", conf.KeyNetworkACLID)
 	}
-	cfg.Action = conf.ActionBlock // the rule's action does not matter here
 	ctx := context.Background()
-	deps, err := guard.AWSDeps(ctx, cfg)
+	deps, err := guard.ACLDeps(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -108,9 +108,8 @@ func aclCommand(args []string, stdout, stderr io.Writer) error {
 		level = slog.LevelInfo
 	}
 	logger := slog.New(guard.NewLogHandler(stderr, "output:dosguard:acl", level))
-	mc := guard.ManagerConfig(cfg)
-	mc.NoAdopt = true // the CLI reports unknown entries, never takes them over
-	m, err := acl.NewManager(mc, deps.EC2, logger)
+	// The CLI reports unknown entries, never takes them over (noAdopt).
+	m, err := guard.NewEnforcer(cfg, deps.EC2, nil, true, logger)
 	if err != nil {
 		return err
 	}
@@ -128,9 +127,9 @@ func aclCommand(args []string, stdout, stderr io.Writer) error {
 	if _, err := m.Start(ctx, now, false); err != nil {
 		return err
 	}
-	var evs []acl.Event
+	var evs []ban.Event
 	if sub == "unblock" {
-		evs, err = m.Unblock(ctx, target, now, acl.ReasonByHand)
+		evs, err = m.Unblock(ctx, target, now)
 		if len(evs) == 0 && err == nil {
 			fmt.Fprintf(stdout, "%s is not denied in the managed range: nothing to do\n", target)
 		}
@@ -146,7 +145,7 @@ func aclCommand(args []string, stdout, stderr io.Writer) error {
 	return err
 }
 
-func printListing(w io.Writer, entries []acl.Listing) {
+func printListing(w io.Writer, entries []enforce.Listing) {
 	if len(entries) == 0 {
 		fmt.Fprintln(w, "no deny entry in the managed rule range")
 		return
@@ -161,30 +160,30 @@ func printListing(w io.Writer, entries []acl.Listing) {
 				expires = stamp(b.ExpiresAt)
 			}
 			for _, be := range b.Entries {
-				if be.ACLID == e.ACLID && be.RuleNumber == e.RuleNumber && be.Existing {
+				if be.Target == e.Target && be.Rule == e.Rule && be.Foreign {
 					note = "another writer's"
 				}
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s:%d\t%s\t%s\t%s\t%s\n", e.Prefix, e.ACLID, e.RuleNumber, since, expires, offences, note)
+		fmt.Fprintf(tw, "%s\t%s:%d\t%s\t%s\t%s\t%s\n", e.Prefix, e.Target, e.Rule, since, expires, offences, note)
 	}
 	tw.Flush()
 }
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
-func printEvent(w io.Writer, e acl.Event, dry bool) {
+func printEvent(w io.Writer, e ban.Event, dry bool) {
 	var rules []string
 	for _, en := range e.Entries {
-		rules = append(rules, fmt.Sprintf("%s:%d", en.ACLID, en.RuleNumber))
+		rules = append(rules, fmt.Sprintf("%s:%d", en.Target, en.Rule))
 	}
-	what := e.Status
+	what := string(e.Status)
 	if dry {
 		what = "would be " + what
 	}
 	line := fmt.Sprintf("%s %s %s", what, e.Prefix, strings.Join(rules, ","))
-	if e.Reason != "" {
-		line += " (" + e.Reason + ")"
+	if r := e.Text(); r != "" {
+		line += " (" + r + ")"
 	}
 	if dry {
 		line += " [dry-run: nothing changed]"

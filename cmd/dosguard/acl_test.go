@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,6 +15,9 @@ import (
 
 	"github.com/dosguard/dosguard/acl"
 	"github.com/dosguard/dosguard/acl/acltest"
+	"github.com/dosguard/dosguard/enforce"
+	"github.com/dosguard/dosguard/store"
+	"github.com/dosguard/dosguard/target"
 )
 
 const testACL = "acl-0123456789abcdef0"
@@ -32,18 +36,29 @@ func aclEnv(t *testing.T) (*acltest.Server, []string, string) {
 	t.Cleanup(srv.Close)
 	srv.DefaultACL(testACL)
 	state := filepath.Join(t.TempDir(), "dosguard.state")
-	m, err := acl.NewManager(acl.ManagerConfig{Blocker: acl.Config{ACLIDs: []string{testACL}}, BlockDuration: time.Hour, StateFile: state}, srv.Client(t), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := enforcer(t, srv, state)
 	t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	for _, a := range []string{"198.51.100.1", "198.51.100.2"} {
-		m.Block(context.Background(), netip.MustParseAddr(a), t0)
+		m.Block(context.Background(), netip.MustParseAddr(a), t0, time.Hour)
 	}
 	srv.SetEntry(testACL, acltest.Entry{RuleNumber: 50, Protocol: "-1", RuleAction: "deny", CIDR: "192.0.2.50/32"})
 	flags := []string{"-p", "EC2_Endpoint=" + srv.URL(), "-p", "Network_ACL_ID=" + testACL,
 		"-p", "Threshold=1", "-p", "Region=us-east-1", "-p", "State_File=" + state}
 	return srv, flags, state
+}
+
+// enforcer is an Enforcer of testACL on srv remembering in state.
+func enforcer(t *testing.T, srv *acltest.Server, state string) *enforce.Enforcer {
+	t.Helper()
+	nacls, err := acl.New(acl.Config{ACLIDs: []string{testACL}}, srv.Client(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := enforce.New(enforce.Config{}, []target.Target{nacls[0]}, store.File{Path: state}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 func denied(srv *acltest.Server) []string {
@@ -117,10 +132,7 @@ func TestACLUnblock(t *testing.T) {
 		t.Errorf("after unblock the ACL holds %v, want %v", got, want)
 	}
 	// The state file no longer has the ban.
-	m, err := acl.NewManager(acl.ManagerConfig{Blocker: acl.Config{ACLIDs: []string{testACL}}, StateFile: state}, srv.Client(t), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := enforcer(t, srv, state)
 	m.Load()
 	var bans []string
 	for _, b := range m.Bans() {
@@ -186,5 +198,51 @@ func TestACLUsage(t *testing.T) {
 	}
 	if _, err := runACL(t, "-h"); !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("acl -h: %v, want flag.ErrHelp", err)
+	}
+}
+
+// TestACLWhateverTheRulesDo runs the acl commands with configs whose rules
+// only detect: they manage the NACL, so the rules' actions do not matter
+// (`acl list -p Action=detect` failed with "acl: EC2API is nil").
+func TestACLWhateverTheRulesDo(t *testing.T) {
+	rules := filepath.Join(t.TempDir(), "rules.yaml")
+	if err := os.WriteFile(rules, []byte("- name: scan\n  action: detect\n  threshold: 5\n- name: detect.login\n  threshold: 9\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name  string
+		props []string // replace Threshold=1
+	}{
+		{"Action=detect", []string{"Threshold=1", "Action=detect"}},
+		{"Rule_Name=detect.x", []string{"Threshold=1", "Rule_Name=detect.x"}},
+		{"detect-only Rules_File", []string{"Rules_File=" + rules}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, base, _ := aclEnv(t)
+			var flags []string
+			for i := 0; i < len(base); i += 2 {
+				if base[i+1] != "Threshold=1" {
+					flags = append(flags, base[i], base[i+1])
+				}
+			}
+			for _, p := range tt.props {
+				flags = append(flags, "-p", p)
+			}
+			out, err := runACL(t, append([]string{"list"}, flags...)...)
+			if err != nil {
+				t.Fatalf("acl list: %v", err)
+			}
+			for _, want := range []string{"198.51.100.1/32 ", "198.51.100.2/32 ", "192.0.2.50/32 "} {
+				if !strings.Contains(out, want) {
+					t.Errorf("acl list =\n%s\nwant a row for %s", out, want)
+				}
+			}
+			if _, err := runACL(t, append([]string{"flush"}, flags...)...); err != nil {
+				t.Fatalf("acl flush: %v", err)
+			}
+			if got := denied(srv); !slices.Equal(got, []string{"192.0.2.50/32"}) {
+				t.Errorf("after flush the ACL holds %v, want only the entry dosguard never made", got)
+			}
+		})
 	}
 }

@@ -1,8 +1,9 @@
-package acl_test
+package enforce_test
 
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"net/url"
 	"os"
@@ -18,6 +19,11 @@ import (
 
 	"github.com/dosguard/dosguard/acl"
 	"github.com/dosguard/dosguard/acl/acltest"
+	"github.com/dosguard/dosguard/ban"
+	"github.com/dosguard/dosguard/enforce"
+	"github.com/dosguard/dosguard/policy"
+	"github.com/dosguard/dosguard/store"
+	"github.com/dosguard/dosguard/target"
 )
 
 var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -30,35 +36,87 @@ type guardrail func(netip.Prefix) bool
 
 func (g guardrail) Overlaps(p netip.Prefix) bool { return g(p) }
 
-// newManager returns a Manager on srv with the real ec2.Client; ACL acl-1
-// unless cfg names others; rate limit off unless cfg sets one.
-func newManager(t *testing.T, srv *acltest.Server, cfg acl.ManagerConfig) *acl.Manager {
+// config is what the tests set: the NACLs', the policy's and the
+// enforcer's settings in one flat struct.
+type config struct {
+	ACLIDs                            []string
+	EntryLimit                        int
+	DryRun                            bool
+	StateFile                         string
+	OnFull                            string
+	AggregateAfter, AggregatePrefixV4 int
+	Guardrail                         policy.Guardrail
+	BlockDuration, BlockDurationMax   time.Duration
+	EscalationFactor                  float64
+	CallTimeout                       time.Duration
+	Logger                            *slog.Logger
+	MaxBlocksPerMinute                int
+	MutateRate                        float64
+	MutateBurst                       int
+	Now                               func() time.Time
+}
+
+// manager is an Enforcer whose Block uses the config's BlockDuration.
+type manager struct {
+	*enforce.Enforcer
+	base time.Duration
+}
+
+// Block is Enforcer.Block for the config's BlockDuration.
+func (m manager) Block(ctx context.Context, a netip.Addr, now time.Time) []ban.Event {
+	return m.Enforcer.Block(ctx, a, now, m.base)
+}
+
+// build returns an Enforcer of cfg on srv with the real ec2.Client.
+func build(t testing.TB, srv *acltest.Server, cfg config) (*enforce.Enforcer, error) {
+	nacls, err := acl.New(acl.Config{ACLIDs: cfg.ACLIDs, EntryLimit: cfg.EntryLimit, CallTimeout: cfg.CallTimeout}, srv.Client(t), cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	targets := make([]target.Target, len(nacls))
+	for i, n := range nacls {
+		targets[i] = n
+	}
+	var st store.Store
+	if cfg.StateFile != "" {
+		st = store.File{Path: cfg.StateFile}
+	}
+	pc := policy.Config{OnFull: cfg.OnFull, AggregateAfter: cfg.AggregateAfter, AggregatePrefixV4: cfg.AggregatePrefixV4,
+		Guardrail: cfg.Guardrail, BlockDuration: cfg.BlockDuration, BlockDurationMax: cfg.BlockDurationMax,
+		EscalationFactor: cfg.EscalationFactor, MaxBlocksPerMinute: cfg.MaxBlocksPerMinute,
+		MutateRate: cfg.MutateRate, MutateBurst: cfg.MutateBurst}
+	return enforce.New(enforce.Config{Policy: pc, DryRun: cfg.DryRun, Now: cfg.Now}, targets, st, cfg.Logger)
+}
+
+// newManager returns an Enforcer on srv with the real ec2.Client; ACL
+// acl-1 unless cfg names others; rate limit off unless cfg sets one.
+func newManager(t *testing.T, srv *acltest.Server, cfg config) manager {
 	t.Helper()
-	if cfg.Blocker.ACLIDs == nil {
-		cfg.Blocker.ACLIDs = []string{"acl-1"}
+	if cfg.ACLIDs == nil {
+		cfg.ACLIDs = []string{"acl-1"}
 	}
 	if cfg.MaxBlocksPerMinute == 0 {
 		cfg.MaxBlocksPerMinute = -1
 	}
-	m, err := acl.NewManager(cfg, srv.Client(t), nil)
+	m, err := build(t, srv, cfg)
 	if err != nil {
-		t.Fatalf("NewManager: %v", err)
+		t.Fatalf("enforce.New: %v", err)
 	}
-	return m
+	return manager{m, cfg.BlockDuration}
 }
 
 func addr(i int) netip.Addr { return netip.AddrFrom4([4]byte{198, 51, byte(i), 9}) }
 
 // short formats events as "status prefix [reason] rules=..." lines.
-func short(evs []acl.Event) []string {
+func short(evs []ban.Event) []string {
 	var out []string
 	for _, e := range evs {
-		s := e.Status + " " + e.Prefix.String()
-		if e.Reason != "" {
-			s += " [" + e.Reason + "]"
+		s := string(e.Status) + " " + e.Prefix.String()
+		if r := e.Text(); r != "" {
+			s += " [" + r + "]"
 		}
 		for _, en := range e.Entries {
-			s += fmt.Sprintf(" %s:%d", en.ACLID, en.RuleNumber)
+			s += fmt.Sprintf(" %s:%d", en.Target, en.Rule)
 		}
 		out = append(out, s)
 	}
@@ -79,12 +137,12 @@ func naclState(srv *acltest.Server, id string) []string {
 }
 
 // bookState lists the Manager's entries in id the same way.
-func bookState(m *acl.Manager, id string) []string {
+func bookState(m manager, id string) []string {
 	var out []string
 	for _, b := range m.Bans() {
 		for _, e := range b.Entries {
-			if e.ACLID == id {
-				out = append(out, fmt.Sprintf("%s %d", b.Prefix, e.RuleNumber))
+			if e.Target == id {
+				out = append(out, fmt.Sprintf("%s %d", b.Prefix, e.Rule))
 			}
 		}
 	}
@@ -93,7 +151,7 @@ func bookState(m *acl.Manager, id string) []string {
 }
 
 // consistent fails unless every ACL holds exactly the Manager's entries.
-func consistent(t *testing.T, srv *acltest.Server, m *acl.Manager, ids ...string) {
+func consistent(t *testing.T, srv *acltest.Server, m manager, ids ...string) {
 	t.Helper()
 	if len(ids) == 0 {
 		ids = []string{"acl-1"}
@@ -105,23 +163,23 @@ func consistent(t *testing.T, srv *acltest.Server, m *acl.Manager, ids ...string
 	}
 }
 
-func lastStatus(evs []acl.Event) (string, string) {
+func lastStatus(evs []ban.Event) (ban.Status, string) {
 	if len(evs) == 0 {
 		return "", ""
 	}
 	e := evs[len(evs)-1]
-	return e.Status, e.Reason
+	return e.Status, e.Text()
 }
 
 // TestFull blocks 25 attackers with the default quota: 18 entries fit
 // (20 minus the allow-all and default rules), then On_Full decides.
 func TestFull(t *testing.T) {
-	for _, onFull := range []string{acl.OnFullEvict, acl.OnFullRefuse} {
+	for _, onFull := range []string{policy.OnFullEvict, policy.OnFullRefuse} {
 		t.Run(onFull, func(t *testing.T) {
 			srv := acltest.NewServer()
 			defer srv.Close()
 			srv.DefaultACL("acl-1")
-			m := newManager(t, srv, acl.ManagerConfig{OnFull: onFull, BlockDuration: time.Hour})
+			m := newManager(t, srv, config{OnFull: onFull, BlockDuration: time.Hour})
 			ctx := context.Background()
 			for i := 1; i <= 25; i++ {
 				calls := srv.CallCount("*")
@@ -135,7 +193,7 @@ func TestFull(t *testing.T) {
 					if cost != 2 {
 						t.Errorf("attacker %d: block cost %d AWS calls, want 2 (Describe + Create)", i, cost)
 					}
-				case onFull == acl.OnFullEvict:
+				case onFull == policy.OnFullEvict:
 					// the victim is the one expiring soonest: attacker i-18,
 					// whose rule number the new entry then takes.
 					want = []string{
@@ -159,7 +217,7 @@ func TestFull(t *testing.T) {
 				t.Errorf("ACL holds %d deny entries, want 18", n)
 			}
 			consistent(t, srv, m)
-			if got := srv.CallCount(acltest.CreateNetworkAclEntry); onFull == acl.OnFullRefuse && got != 18 {
+			if got := srv.CallCount(acltest.CreateNetworkAclEntry); onFull == policy.OnFullRefuse && got != 18 {
 				t.Errorf("Create calls = %d, want 18: a full ACL is never asked for more", got)
 			}
 		})
@@ -173,13 +231,13 @@ func TestEntryLimitBelowAWS(t *testing.T) {
 	defer srv.Close()
 	srv.DefaultACL("acl-1")
 	srv.SetQuota(3)
-	m := newManager(t, srv, acl.ManagerConfig{})
+	m := newManager(t, srv, config{})
 	ctx := context.Background()
-	if st, _ := lastStatus(m.Block(ctx, addr(1), t0)); st != acl.StatusBlocked {
+	if st, _ := lastStatus(m.Block(ctx, addr(1), t0)); st != ban.Blocked {
 		t.Fatalf("first block: %s, want blocked", st)
 	}
 	st, reason := lastStatus(m.Block(ctx, addr(2), t0))
-	if st != acl.StatusFailed || reason != "NetworkAclEntryLimitExceeded" {
+	if st != ban.Failed || reason != "NetworkAclEntryLimitExceeded" {
 		t.Errorf("second block: %s %q, want failed to block NetworkAclEntryLimitExceeded", st, reason)
 	}
 	consistent(t, srv, m)
@@ -200,9 +258,9 @@ func TestAggregate(t *testing.T) {
 			srv.DefaultACL("acl-1")
 			var asked []netip.Prefix
 			g := guardrail(func(p netip.Prefix) bool { asked = append(asked, p); return tt.overlap })
-			m := newManager(t, srv, acl.ManagerConfig{AggregateAfter: 5, Guardrail: g, BlockDuration: time.Hour})
+			m := newManager(t, srv, config{AggregateAfter: 5, Guardrail: g, BlockDuration: time.Hour})
 			ctx := context.Background()
-			var evs []acl.Event
+			var evs []ban.Event
 			for i := 1; i <= 5; i++ {
 				evs = m.Block(ctx, netip.AddrFrom4([4]byte{203, 0, 113, byte(i)}), at(time.Duration(i)*time.Minute))
 			}
@@ -253,32 +311,32 @@ func TestEscalation(t *testing.T) {
 	srv := acltest.NewServer()
 	defer srv.Close()
 	srv.DefaultACL("acl-1")
-	m := newManager(t, srv, acl.ManagerConfig{BlockDuration: time.Hour, BlockDurationMax: 3 * time.Hour})
+	m := newManager(t, srv, config{BlockDuration: time.Hour, BlockDurationMax: 3 * time.Hour})
 	ctx := context.Background()
 	a := addr(1)
 	type step struct {
 		op           string // "block" or "expire"
 		t            time.Time
-		want         string // status of the last event, "" for none
+		want         ban.Status // status of the last event, "" for none
 		wantDur      time.Duration
 		wantOffences int
 	}
 	steps := []step{
-		{"block", at(0), acl.StatusBlocked, time.Hour, 1},
+		{"block", at(0), ban.Blocked, time.Hour, 1},
 		{"expire", at(59 * time.Minute), "", 0, 0},
-		{"expire", at(time.Hour), acl.StatusUnblocked, time.Hour, 1},
-		{"block", at(2 * time.Hour), acl.StatusBlocked, 2 * time.Hour, 2}, // twice as long
-		{"expire", at(4 * time.Hour), acl.StatusUnblocked, 2 * time.Hour, 2},
-		{"block", at(5 * time.Hour), acl.StatusBlocked, 3 * time.Hour, 3}, // 4h capped at 3h
-		{"expire", at(8 * time.Hour), acl.StatusUnblocked, 3 * time.Hour, 3},
-		{"block", at(33 * time.Hour), acl.StatusBlocked, time.Hour, 1}, // 25h later: window passed
+		{"expire", at(time.Hour), ban.Unblocked, time.Hour, 1},
+		{"block", at(2 * time.Hour), ban.Blocked, 2 * time.Hour, 2}, // twice as long
+		{"expire", at(4 * time.Hour), ban.Unblocked, 2 * time.Hour, 2},
+		{"block", at(5 * time.Hour), ban.Blocked, 3 * time.Hour, 3}, // 4h capped at 3h
+		{"expire", at(8 * time.Hour), ban.Unblocked, 3 * time.Hour, 3},
+		{"block", at(33 * time.Hour), ban.Blocked, time.Hour, 1}, // 25h later: window passed
 	}
 	for i, s := range steps {
-		var evs []acl.Event
+		var evs []ban.Event
 		if s.op == "block" {
 			evs = m.Block(ctx, a, s.t)
 		} else {
-			evs = m.ExpireAt(ctx, s.t)
+			evs = m.Expire(ctx, s.t)
 		}
 		st, _ := lastStatus(evs)
 		if st != s.want {
@@ -303,13 +361,13 @@ func TestNeverExpires(t *testing.T) {
 	srv := acltest.NewServer()
 	defer srv.Close()
 	srv.DefaultACL("acl-1")
-	m := newManager(t, srv, acl.ManagerConfig{})
+	m := newManager(t, srv, config{})
 	ctx := context.Background()
 	evs := m.Block(ctx, addr(1), t0)
 	if e := evs[0]; !e.ExpiresAt.IsZero() || e.Duration != 0 {
 		t.Errorf("Block: expires %v duration %v, want never", e.ExpiresAt, e.Duration)
 	}
-	if evs := m.ExpireAt(ctx, at(1000*time.Hour)); len(evs) != 0 {
+	if evs := m.Expire(ctx, at(1000*time.Hour)); len(evs) != 0 {
 		t.Errorf("ExpireAt far ahead = %q, want nothing", short(evs))
 	}
 	consistent(t, srv, m)
@@ -331,7 +389,7 @@ func TestRestart(t *testing.T) {
 	defer srv.Close()
 	srv.DefaultACL("acl-1")
 	state := filepath.Join(t.TempDir(), "dosguard.state")
-	cfg := acl.ManagerConfig{BlockDuration: time.Hour, StateFile: state}
+	cfg := config{BlockDuration: time.Hour, StateFile: state}
 	ctx := context.Background()
 
 	m1 := newManager(t, srv, cfg)
@@ -357,7 +415,7 @@ func TestRestart(t *testing.T) {
 		t.Errorf("restart made %d Create calls, want 1 (the DryRun check)", n)
 	}
 	// At the first ban's expiry, the restarted Manager deletes it.
-	if got := short(m2.ExpireAt(ctx, at(time.Hour+time.Minute))); !slices.Equal(got, []string{"unblocked 198.51.1.9/32 [expired] acl-1:1"}) {
+	if got := short(m2.Expire(ctx, at(time.Hour+time.Minute))); !slices.Equal(got, []string{"unblocked 198.51.1.9/32 [expired] acl-1:1"}) {
 		t.Errorf("ExpireAt after restart = %q", got)
 	}
 
@@ -405,8 +463,8 @@ func TestRestart(t *testing.T) {
 	}
 }
 
-func equalBans(a, b []acl.Ban) bool {
-	return slices.EqualFunc(a, b, func(x, y acl.Ban) bool {
+func equalBans(a, b []ban.Ban) bool {
+	return slices.EqualFunc(a, b, func(x, y ban.Ban) bool {
 		return x.Prefix == y.Prefix && slices.Equal(x.Entries, y.Entries) && x.Since.Equal(y.Since) &&
 			x.ExpiresAt.Equal(y.ExpiresAt) && x.Offences == y.Offences && x.Duration == y.Duration
 	})
@@ -419,10 +477,10 @@ func TestTwoManagers(t *testing.T) {
 	defer srv.Close()
 	srv.DefaultACL("acl-1")
 	ctx := context.Background()
-	mA := newManager(t, srv, acl.ManagerConfig{BlockDuration: time.Hour})
-	mB := newManager(t, srv, acl.ManagerConfig{BlockDuration: 2 * time.Hour})
+	mA := newManager(t, srv, config{BlockDuration: time.Hour})
+	mB := newManager(t, srv, config{BlockDuration: 2 * time.Hour})
 	var once sync.Once
-	var bEvents []acl.Event
+	var bEvents []ban.Event
 	srv.OnCall(func(action string, form url.Values) {
 		if action == acltest.CreateNetworkAclEntry && form.Get("CidrBlock") == "198.51.1.9/32" {
 			once.Do(func() { bEvents = mB.Block(ctx, addr(2), t0) })
@@ -441,13 +499,13 @@ func TestTwoManagers(t *testing.T) {
 	}
 	// A's ban expires first (1h) and A deletes its entry; B's ban of the
 	// same entry then just ends. B's own entry (2h) survives A's expiry.
-	if got := short(mA.ExpireAt(ctx, at(time.Hour))); !slices.Equal(got, []string{"unblocked 198.51.1.9/32 [expired] acl-1:2"}) {
+	if got := short(mA.Expire(ctx, at(time.Hour))); !slices.Equal(got, []string{"unblocked 198.51.1.9/32 [expired] acl-1:2"}) {
 		t.Errorf("A expiry = %q", got)
 	}
 	if got := naclState(srv, "acl-1"); !slices.Equal(got, []string{"198.51.2.9/32 1"}) {
 		t.Errorf("after A's expiry the ACL holds %v, want B's entry only", got)
 	}
-	if got := short(mB.ExpireAt(ctx, at(2*time.Hour))); !slices.Equal(got, []string{"unblocked 198.51.2.9/32 [expired] acl-1:1"}) {
+	if got := short(mB.Expire(ctx, at(2*time.Hour))); !slices.Equal(got, []string{"unblocked 198.51.2.9/32 [expired] acl-1:1"}) {
 		t.Errorf("B expiry = %q", got)
 	}
 	if got := naclState(srv, "acl-1"); len(got) != 0 {
@@ -490,7 +548,7 @@ func TestStorms(t *testing.T) {
 			srv.DefaultACL("acl-1")
 			srv.DefaultACL("acl-2")
 			ids := []string{"acl-1", "acl-2"}
-			m := newManager(t, srv, acl.ManagerConfig{Blocker: acl.Config{ACLIDs: ids}, EntryLimit: 4, BlockDuration: time.Hour})
+			m := newManager(t, srv, config{ACLIDs: ids, EntryLimit: 4, BlockDuration: time.Hour})
 			ctx := context.Background()
 			if tt.acl2 {
 				srv.OnCall(func(action string, form url.Values) {
@@ -499,7 +557,7 @@ func TestStorms(t *testing.T) {
 					}
 				})
 			}
-			outcomes := map[string]int{}
+			outcomes := map[ban.Status]int{}
 			for i := 1; i <= 5; i++ {
 				if i == 3 {
 					srv.Fail(tt.action, tt.code, tt.status, tt.times)
@@ -507,17 +565,17 @@ func TestStorms(t *testing.T) {
 				evs := m.Block(ctx, addr(i), at(time.Duration(i)*time.Second))
 				st, reason := lastStatus(evs)
 				switch {
-				case st == acl.StatusBlocked:
-				case st == acl.StatusFailed && reason != "":
+				case st == ban.Blocked:
+				case st == ban.Failed && reason != "":
 				default:
 					t.Fatalf("attacker %d: Block ended %q %q, want blocked or failed with a reason", i, st, reason)
 				}
 				outcomes[st]++
 				consistent(t, srv, m, ids...)
 			}
-			for _, e := range m.ExpireAt(ctx, at(2*time.Hour)) {
-				if e.Status != acl.StatusUnblocked {
-					t.Errorf("ExpireAt: %q", short([]acl.Event{e}))
+			for _, e := range m.Expire(ctx, at(2*time.Hour)) {
+				if e.Status != ban.Unblocked {
+					t.Errorf("ExpireAt: %q", short([]ban.Event{e}))
 				}
 			}
 			consistent(t, srv, m, ids...)
@@ -526,27 +584,28 @@ func TestStorms(t *testing.T) {
 	}
 }
 
-// TestRateLimit walks Max_Blocks_Per_Minute = 3 on a timeline.
+// TestRateLimit walks Max_Blocks_Per_Minute = 3 on a timeline: at most
+// three new blocks in any minute (t-1m, t].
 func TestRateLimit(t *testing.T) {
 	srv := acltest.NewServer()
 	defer srv.Close()
 	srv.DefaultACL("acl-1")
-	m := newManager(t, srv, acl.ManagerConfig{MaxBlocksPerMinute: 3})
+	m := newManager(t, srv, config{MaxBlocksPerMinute: 3})
 	ctx := context.Background()
 	steps := []struct {
 		t      time.Duration
 		a      netip.Addr
-		want   string
+		want   ban.Status
 		reason string
 	}{
-		{0, addr(1), acl.StatusBlocked, ""},
-		{10 * time.Second, addr(2), acl.StatusBlocked, ""},
-		{20 * time.Second, addr(1), acl.StatusBlocked, "covered by 198.51.1.9/32"}, // not counted
-		{30 * time.Second, addr(3), acl.StatusBlocked, ""},
-		{40 * time.Second, addr(4), acl.StatusFailed, acl.ReasonRateLimit},
-		{59 * time.Second, addr(4), acl.StatusFailed, acl.ReasonRateLimit}, // refusals count nothing
-		{60 * time.Second, addr(4), acl.StatusBlocked, ""},                 // t0 left the window (t-1m, t]
-		{61 * time.Second, addr(5), acl.StatusFailed, acl.ReasonRateLimit},
+		{0, addr(1), ban.Blocked, ""},
+		{10 * time.Second, addr(2), ban.Blocked, ""},
+		{20 * time.Second, addr(1), ban.Blocked, "covered by 198.51.1.9/32"}, // not counted
+		{30 * time.Second, addr(3), ban.Blocked, ""},
+		{40 * time.Second, addr(4), ban.Failed, "rate limit"},
+		{59 * time.Second, addr(4), ban.Failed, "rate limit"}, // refusals count nothing
+		{60 * time.Second, addr(4), ban.Blocked, ""},          // t0 left the window (t-1m, t]
+		{61 * time.Second, addr(5), ban.Failed, "rate limit"},
 	}
 	for i, s := range steps {
 		st, reason := lastStatus(m.Block(ctx, s.a, at(s.t)))
@@ -580,7 +639,7 @@ func TestStartupCheck(t *testing.T) {
 			defer srv.Close()
 			srv.DefaultACL("acl-1")
 			srv.DenyWrites(tt.deny)
-			m := newManager(t, srv, acl.ManagerConfig{Blocker: acl.Config{ACLIDs: tt.ids}})
+			m := newManager(t, srv, config{ACLIDs: tt.ids})
 			_, err := m.Start(context.Background(), t0, tt.check)
 			if tt.want == nil {
 				if err != nil {
@@ -614,7 +673,7 @@ func TestManagerDryRun(t *testing.T) {
 	defer srv.Close()
 	srv.DefaultACL("acl-1")
 	state := filepath.Join(t.TempDir(), "state")
-	m := newManager(t, srv, acl.ManagerConfig{Blocker: acl.Config{DryRun: true}, EntryLimit: 4, BlockDuration: time.Hour, StateFile: state})
+	m := newManager(t, srv, config{DryRun: true, EntryLimit: 4, BlockDuration: time.Hour, StateFile: state})
 	ctx := context.Background()
 	var got []string
 	for i := 1; i <= 3; i++ {
@@ -645,7 +704,7 @@ func TestUnblockByHand(t *testing.T) {
 	srv := acltest.NewServer()
 	defer srv.Close()
 	srv.DefaultACL("acl-1")
-	m := newManager(t, srv, acl.ManagerConfig{BlockDuration: time.Hour, AggregateAfter: 2,
+	m := newManager(t, srv, config{BlockDuration: time.Hour, AggregateAfter: 2,
 		Guardrail: guardrail(func(netip.Prefix) bool { return false })})
 	ctx := context.Background()
 	m.Block(ctx, addr(1), t0)
@@ -667,7 +726,7 @@ func TestUnblockByHand(t *testing.T) {
 			a := netip.MustParseAddr(tt.p)
 			p = netip.PrefixFrom(a, 32)
 		}
-		evs, err := m.Unblock(ctx, p, at(time.Minute), "")
+		evs, err := m.Unblock(ctx, p, at(time.Minute))
 		if err != nil {
 			t.Fatalf("step %d: Unblock(%s): %v", i, p, err)
 		}
@@ -683,29 +742,29 @@ func TestUnblockByHand(t *testing.T) {
 	}
 }
 
-func TestNewManagerConfig(t *testing.T) {
+func TestNewConfig(t *testing.T) {
 	tests := []struct {
 		name string
-		cfg  acl.ManagerConfig
+		cfg  config
 		want string // substring of the error; "" for none
 	}{
-		{"defaults", acl.ManagerConfig{}, ""},
-		{"entry limit", acl.ManagerConfig{EntryLimit: 41}, "EntryLimit 41"},
-		{"on full", acl.ManagerConfig{OnFull: "drop"}, `OnFull "drop"`},
-		{"aggregate 1", acl.ManagerConfig{AggregateAfter: 1}, "AggregateAfter 1"},
-		{"aggregate v4 /8", acl.ManagerConfig{AggregatePrefixV4: 8}, "AggregatePrefixV4 8"},
-		{"max below duration", acl.ManagerConfig{BlockDuration: 2 * time.Hour, BlockDurationMax: time.Hour}, "BlockDurationMax 1h0m0s"},
-		{"factor", acl.ManagerConfig{EscalationFactor: 0.5}, "EscalationFactor 0.5"},
-		{"no ACL", acl.ManagerConfig{Blocker: acl.Config{ACLIDs: []string{}}}, "ACLIDs"},
+		{"defaults", config{}, ""},
+		{"entry limit", config{EntryLimit: 41}, "EntryLimit 41"},
+		{"on full", config{OnFull: "drop"}, `OnFull "drop"`},
+		{"aggregate 1", config{AggregateAfter: 1}, "AggregateAfter 1"},
+		{"aggregate v4 /8", config{AggregatePrefixV4: 8}, "AggregatePrefixV4 8"},
+		{"max below duration", config{BlockDuration: 2 * time.Hour, BlockDurationMax: time.Hour}, "BlockDurationMax 1h0m0s"},
+		{"factor", config{EscalationFactor: 0.5}, "EscalationFactor 0.5"},
+		{"no ACL", config{ACLIDs: []string{}}, "ACLIDs"},
 	}
 	srv := acltest.NewServer()
 	defer srv.Close()
 	for _, tt := range tests {
 		cfg := tt.cfg
-		if cfg.Blocker.ACLIDs == nil {
-			cfg.Blocker.ACLIDs = []string{"acl-1"}
+		if cfg.ACLIDs == nil {
+			cfg.ACLIDs = []string{"acl-1"}
 		}
-		_, err := acl.NewManager(cfg, srv.Client(t), nil)
+		_, err := build(t, srv, cfg)
 		switch {
 		case tt.want == "" && err != nil:
 			t.Errorf("%s: NewManager: %v", tt.name, err)
@@ -722,4 +781,15 @@ func actions(calls []acltest.Call) []string {
 		out = append(out, c.Action)
 	}
 	return out
+}
+
+func deny(n int, cidr string) acltest.Entry {
+	return acltest.Entry{RuleNumber: n, Protocol: "-1", RuleAction: "deny", CIDR: cidr}
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
 }

@@ -1,0 +1,82 @@
+// Package target is what enforces a ban: the Target interface, implemented
+// by the network ACL (package acl) and, next, an IP set; and DryRun, the
+// one wrapper that reads through a target and records its writes instead
+// of making them.
+//
+// A target denies prefixes with numbered entries in a managed range and is
+// the truth about what is denied: the enforce package lists it to
+// reconcile, and reads it back when a write's outcome is unknown.
+package target
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+
+	"github.com/dosguard/dosguard/ban"
+)
+
+// Target denies prefixes. Its methods may be called from one goroutine at a
+// time per prefix; each call is bounded by the target's own timeout.
+type Target interface {
+	// ID names the target, such as "acl-0abc"; entries carry it.
+	ID() string
+	// Capacity is the most entries of one address family (v6 or not) the
+	// target may hold, everything counted.
+	Capacity(v6 bool) int
+	// Add denies p and returns its entry: a new one, or an existing deny of
+	// exactly p (Foreign when another writer made it). A full target
+	// returns an error matching ErrFull.
+	Add(ctx context.Context, p netip.Prefix) (ban.Entry, error)
+	// Remove deletes the entry of p at rule, if the target still holds it
+	// for exactly p; an entry already gone is not an error.
+	Remove(ctx context.Context, p netip.Prefix, rule int) error
+	// List returns the deny entries of the managed range.
+	List(ctx context.Context) ([]ban.Held, error)
+	// Check verifies that the target exists and, with write, that it may
+	// be written; its error is one line for an operator.
+	Check(ctx context.Context, write bool) error
+}
+
+// Planner is a Target that can say what Add would do, given writes it is
+// to pretend were made; DryRun needs it.
+type Planner interface {
+	Target
+	// Plan returns the entry Add would give p, reading the target as if
+	// pretend held its Added entries and not its Removed ones.
+	Plan(ctx context.Context, p netip.Prefix, pretend Overlay) (ban.Entry, error)
+}
+
+// Overlay is the writes a dry run pretends to have made.
+type Overlay struct {
+	Added, Removed []ban.Held
+}
+
+// ErrFull matches the error of an Add refused because the target has no
+// room left (no free rule number, or its capacity reached).
+var ErrFull = errors.New("target full")
+
+// Failure is implemented by targets' errors.
+type Failure interface {
+	error
+	// Code is a short operator-facing cause, such as an EC2 error code.
+	Code() string
+	// Transient reports a failure that may pass within seconds: a
+	// timeout, throttling, a 5xx answer, a broken connection.
+	Transient() bool
+}
+
+// Code returns the Code of err's Failure, or err's text.
+func Code(err error) string {
+	var f Failure
+	if errors.As(err, &f) && f.Code() != "" {
+		return f.Code()
+	}
+	return err.Error()
+}
+
+// Transient reports whether err is a target's transient failure.
+func Transient(err error) bool {
+	var f Failure
+	return errors.As(err, &f) && f.Transient()
+}
