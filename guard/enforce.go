@@ -123,8 +123,8 @@ func (g *Guard) enforcerStarted(now time.Time, events []ban.Event) {
 	en.started = true
 	en.reconcile = now.Add(en.interval)
 	for _, e := range events {
-		g.emitEvent(nil, detector.Hit{}, e)
 		g.follow(e)
+		g.emitEvent(nil, detector.Hit{}, e)
 	}
 }
 
@@ -152,8 +152,8 @@ func (g *Guard) tickEnforcer(ctx context.Context, now time.Time) {
 		}
 	}
 	for _, e := range en.Expire(ctx, now) {
-		g.emitEvent(nil, detector.Hit{}, e)
 		g.follow(e)
+		g.emitEvent(nil, detector.Hit{}, e)
 	}
 	if en.interval <= 0 || now.Before(en.reconcile) {
 		return
@@ -164,8 +164,8 @@ func (g *Guard) tickEnforcer(ctx context.Context, now time.Time) {
 		g.log.Warn("reconcile with the network ACLs failed; next round will retry", "error", err.Error())
 	}
 	for _, e := range events {
-		g.emitEvent(nil, detector.Hit{}, e)
 		g.follow(e)
+		g.emitEvent(nil, detector.Hit{}, e)
 	}
 }
 
@@ -181,19 +181,20 @@ func (g *Guard) keep(j job) {
 	en.pending = append(en.pending, j)
 }
 
-// block bans the hit's address, emits each event and updates the quiet
-// table: a ban quiets its prefix for every blocking rule (follow); a
+// block bans the hit's address and updates the quiet table before it
+// emits the events, so that whoever sees a decision sees the table it
+// left: a ban quiets its prefix for every blocking rule (follow); a
 // failure backs the rule off for the address (a Window for a definite
 // refusal, seconds with backoff for a transient one); otherwise the
 // address leaves Pending.
 func (g *Guard) block(ctx context.Context, ru *rule, h detector.Hit, now time.Time) {
 	en := g.enf
+	events := en.Block(ctx, h.Addr, now, ru.BlockDuration)
 	var failed *ban.Event
-	for _, e := range en.Block(ctx, h.Addr, now, ru.BlockDuration) {
-		g.emitEvent(ru, h, e)
+	for i, e := range events {
 		g.follow(e)
 		if e.Status == ban.Failed && e.Prefix.Contains(h.Addr) {
-			failed = &e
+			failed = &events[i]
 		}
 	}
 	switch {
@@ -213,11 +214,15 @@ func (g *Guard) block(ctx context.Context, ru *rule, h detector.Hit, now time.Ti
 		// retried for every record: back off for one window.
 		g.quiet.Hold(ru.index, h.Addr, quiet.Backoff, now.Add(ru.Window))
 	}
+	for _, e := range events {
+		g.emitEvent(ru, h, e)
+	}
 }
 
-// follow updates the quiet table after a ban event: a new ban quiets its
-// prefix, an ended one lets it go (a member folded into an aggregate stays
-// quiet through the aggregate's ban, reported before it).
+// follow updates the quiet table for a ban event, before the event is
+// emitted: a new ban quiets its prefix, an ended one lets it go (a member
+// folded into an aggregate stays quiet through the aggregate's ban,
+// reported before it).
 func (g *Guard) follow(e ban.Event) {
 	switch e.Status {
 	case ban.Blocked:
