@@ -234,9 +234,24 @@ var (
 	topicARNPattern = regexp.MustCompile(`^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$`)
 )
 
+// unsetWords are the values that mean "not set" for the keys whose default
+// is nothing (none) or computed (auto). They let a container image give every
+// optional variable a default: Fluent Bit reads a variable set to "" as unset
+// and warns "[env] variable ${X} is used but not set" for each.
+var unsetWords = map[string]string{
+	KeyNetworkACLID: "none", KeySNSTopicARN: "none", KeyAllowlist: "none",
+	KeyDryRun: "auto", KeyRuleNumberRange: "auto",
+}
+
 // Parse reads and validates the properties of one dosguard instance.
 func Parse(g Getter) (Config, error) {
-	get := func(key string) string { return strings.TrimSpace(g.Get(key)) }
+	get := func(key string) string {
+		v := strings.TrimSpace(g.Get(key))
+		if w, ok := unsetWords[key]; ok && strings.EqualFold(v, w) {
+			return ""
+		}
+		return v
+	}
 	c := Config{
 		Subject:        DefaultSubject,
 		MaxTrackedKeys: DefaultMaxTrackedKeys,

@@ -152,6 +152,35 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
+// TestUnsetWords: "none" and "auto" mean "not set" for the keys whose default
+// is nothing or computed, whatever their case, so an image can default every
+// variable: the result equals leaving the keys out.
+func TestUnsetWords(t *testing.T) {
+	want, err := Parse(Props{"Threshold": "5"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Parse(Props{"Threshold": "5", "Network_ACL_ID": "none", "SNS_Topic_ARN": "None",
+		"Allowlist": "NONE", "Dry_Run": "auto", "Rule_Number_Range": " auto "})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.Rules, got.Rules = nil, nil // compiled conditions differ by pointer
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Parse(unset words) =\n%+v\nwant, as without them,\n%+v", got, want)
+	}
+	withACL, err := Parse(Props{"Threshold": "5", "Network_ACL_ID": "acl-01234567", "Dry_Run": "auto"})
+	if err != nil || withACL.DryRun {
+		t.Errorf("Dry_Run auto with a NACL: DryRun = %v, %v; want off", withACL.DryRun, err)
+	}
+	// The words are not values elsewhere: "none" is no region, "auto" no window.
+	for _, p := range []Props{{"Threshold": "5", "Region": "none"}, {"Threshold": "5", "Window": "auto"}} {
+		if _, err := Parse(p); err == nil {
+			t.Errorf("Parse(%v) = nil error, want the key refused", p)
+		}
+	}
+}
+
 func TestDryRunDefault(t *testing.T) {
 	tests := []struct {
 		props Props

@@ -9,6 +9,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/dosguard/dosguard/conf"
 )
 
 // fluentBitConfigs lists the Fluent Bit configs under docker/ outside eks/
@@ -227,35 +230,37 @@ func TestConfigsPaths(t *testing.T) {
 	}
 }
 
-// TestImageConfigVariables checks that the image's configs need no
-// variable that the Dockerfile neither defaults nor documents as optional:
-// an unset variable expands to "" in Fluent Bit, which is fine for
-// dosguard's optional keys but not for a tail path or a threshold.
+// TestImageConfigVariables: every variable the image's configs use has a
+// non-empty default in the Dockerfile, so a bare "docker run" starts without
+// Fluent Bit's "[env] variable ${X} is used but not set" warning (its
+// flb_env_get reads a variable set to "" as unset, so an empty default
+// would not do); and those defaults configure exactly what leaving the
+// optional keys out would: a dry run, no NACL, no topic, no allowlist, the
+// automatic rule range, blocking for 1h.
 func TestImageConfigVariables(t *testing.T) {
 	df, _ := parseDockerfile(t, "Dockerfile")
 	env := df.final().env
-	optional := map[string]bool{
-		"DOSGUARD_NACL_ID": true, "DOSGUARD_DRY_RUN": true, "AWS_REGION": true,
-		"DOSGUARD_TOPIC_ARN": true, "DOSGUARD_ACTION": true, "DOSGUARD_RULE_RANGE": true,
-		"DOSGUARD_BLOCK_DURATION": true, "DOSGUARD_ALLOWLIST": true,
-	}
 	files, _ := filepath.Glob("image/*.yaml")
 	if len(files) == 0 {
 		t.Fatal("no config under image/")
 	}
 	for _, file := range files {
 		for _, v := range varRefs(t, file) {
-			if _, ok := env[v]; !ok && !optional[v] {
-				t.Errorf("%s: ${%s} has no default in the Dockerfile and is not optional", file, v)
+			if env[v] == "" {
+				t.Errorf("%s: ${%s} has no non-empty default in the Dockerfile: a bare docker run would warn it is used but not set", file, v)
 			}
 		}
-	}
-	// Not even an empty default: Fluent Bit's flb_env_get (src/flb_env.c)
-	// reads a variable set to "" as not set, so the "[env] variable ${X} is
-	// used but not set" warning stays, and any other value means something.
-	for v := range env {
-		if optional[v] {
-			t.Errorf("Dockerfile: ENV %s gives a default to a variable that must stay unset to mean \"not set\"", v)
+		for i, c := range parseDosguardOutputs(t, file, loadConfig(t, file, env)) {
+			if !c.DryRun || len(c.ACLIDs) != 0 || c.TopicARN != "" || len(c.Allowlist) != 0 ||
+				c.RuleMin != 0 || c.RuleMax != 0 || c.Region != "" {
+				t.Errorf("%s: output %d with the Dockerfile's defaults = dry run %v, ACLs %v, topic %q, allowlist %v, range %d-%d, region %q; want what leaving the keys out gives",
+					file, i, c.DryRun, c.ACLIDs, c.TopicARN, c.Allowlist, c.RuleMin, c.RuleMax, c.Region)
+			}
+			for _, r := range c.Rules {
+				if r.Action != conf.ActionBlock || r.BlockDuration != time.Hour {
+					t.Errorf("%s: output %d: rule %s = %s for %v, want block for 1h", file, i, r.Name, r.Action, r.BlockDuration)
+				}
+			}
 		}
 	}
 }
