@@ -35,7 +35,7 @@ func (e *Enforcer) Block(ctx context.Context, addr netip.Addr, now time.Time, ba
 		e.log.Warn("enforce: Max_Blocks_Per_Minute reached, block refused", "prefix", host, "max", e.cfg.MaxBlocksPerMinute)
 		return []ban.Event{ban.Ban{Prefix: host}.Event(ban.Failed, ban.RateLimit)}
 	}
-	p, members, vetoed := e.cfg.Aggregate(e.sorted(), addr)
+	p, members, vetoed := e.cfg.Aggregate(e.Bans(), addr)
 	if vetoed {
 		e.log.Info("enforce: aggregate vetoed: overlaps an allowlisted or private range", "prefix", host)
 	}
@@ -94,7 +94,7 @@ func (e *Enforcer) addEvicting(ctx context.Context, p netip.Prefix, members []ba
 		if err == nil || !errors.Is(err, target.ErrFull) || e.cfg.OnFull != policy.OnFullEvict || evictions == policy.MaxEvictions {
 			return entries, events, err
 		}
-		v, ok := policy.Victim(e.sorted(), p, members)
+		v, ok := policy.Victim(e.Bans(), p, members)
 		if !ok {
 			return nil, events, err
 		}

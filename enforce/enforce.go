@@ -14,7 +14,7 @@
 // only to date a write's success. The Enforcer starts no goroutines.
 // Start, Block, Expire, Reconcile, Unblock and Flush must be called one at
 // a time (the guard's worker does); they hold no lock while calling a
-// target. Bans and Covers may be called from any goroutine at any time.
+// target. Bans and Covering may be called from any goroutine at any time.
 package enforce
 
 import (
@@ -62,7 +62,7 @@ type Enforcer struct {
 	wait    func(ctx context.Context, d time.Duration) error
 	limits  *policy.Limits
 
-	mu   sync.Mutex // guards bans, for Bans and Covers
+	mu   sync.Mutex // guards bans, for Bans and Covering
 	bans map[netip.Prefix]ban.Ban
 
 	history map[netip.Prefix]ban.Offence
@@ -145,12 +145,6 @@ func (e *Enforcer) Bans() []ban.Ban {
 	}
 	slices.SortFunc(out, func(a, b ban.Ban) int { return ban.ComparePrefix(a.Prefix, b.Prefix) })
 	return out
-}
-
-// Covers reports whether a is denied by a ban, its own or an aggregate's.
-func (e *Enforcer) Covers(a netip.Addr) bool {
-	_, ok := e.Covering(a)
-	return ok
 }
 
 // Covering returns the ban denying a, its own or an aggregate's.

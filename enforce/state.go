@@ -11,9 +11,6 @@ import (
 	"github.com/dosguard/dosguard/store"
 )
 
-// sorted returns the bans in prefix order, for deterministic walks.
-func (e *Enforcer) sorted() []ban.Ban { return e.Bans() }
-
 // Load reads the store into the Enforcer without calling a target. Nothing
 // stored is an empty state; an unusable store is logged and ignored, never
 // an error: the targets stay the truth and Start rebuilds from them.
@@ -45,7 +42,7 @@ func (e *Enforcer) Load() {
 // the state to the store. A write error is logged: the targets stay the
 // truth and Start rebuilds from them.
 func (e *Enforcer) save(now time.Time) {
-	bans := e.sorted()
+	bans := e.Bans()
 	for p, o := range e.history {
 		active := slices.ContainsFunc(bans, func(b ban.Ban) bool { return b.Prefix == p })
 		if e.cfg.Stale(o, now) && !active {
@@ -90,7 +87,7 @@ func (e *Enforcer) Reconcile(ctx context.Context, now time.Time) ([]ban.Event, e
 		}
 		live = append(live, held...)
 	}
-	actions := e.cfg.Reconcile(e.sorted(), live, policy.Inputs{Targets: e.Targets(), Unseen: e.unseen, Now: now})
+	actions := e.cfg.Reconcile(e.Bans(), live, policy.Inputs{Targets: e.Targets(), Unseen: e.unseen, Now: now})
 	e.unseen = nil
 	var events []ban.Event
 	for _, a := range actions {

@@ -88,7 +88,7 @@ func (e *Enforcer) removeEntries(ctx context.Context, b ban.Ban, want []ban.Entr
 // and is retried policy.UnblockRetry later.
 func (e *Enforcer) Expire(ctx context.Context, now time.Time) []ban.Event {
 	var events []ban.Event
-	due := policy.Due(e.sorted(), now)
+	due := policy.Due(e.Bans(), now)
 	for _, b := range due {
 		if now.Before(e.retryAt[b.Prefix]) {
 			continue
@@ -139,7 +139,7 @@ func (e *Enforcer) Unblock(ctx context.Context, p netip.Prefix, now time.Time) (
 		}
 		events = append(events, ev)
 	}
-	for _, b := range e.sorted() {
+	for _, b := range e.Bans() {
 		if b.Prefix.Overlaps(p) {
 			known = known || b.Prefix == p
 			lift(b)
@@ -182,7 +182,7 @@ func (e *Enforcer) Flush(ctx context.Context, now time.Time) ([]ban.Event, error
 		events []ban.Event
 		errs   []error
 	)
-	for _, b := range e.sorted() {
+	for _, b := range e.Bans() {
 		if !b.Owned() {
 			e.drop(b.Prefix)
 			continue

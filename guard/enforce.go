@@ -29,7 +29,8 @@ const (
 	startRetryMin     = time.Second
 	startRetryMax     = time.Minute
 	transientRetryMin = 2 * time.Second
-	maxPendingHits    = 1024
+	maxPendingHits    = 1024 // hits kept while the targets are unavailable
+	maxTransient      = 1024 // addresses whose transient failures are counted
 )
 
 // EnforceConfig maps the configuration to the NACL targets' and the
@@ -202,7 +203,7 @@ func (g *Guard) block(ctx context.Context, ru *rule, h detector.Hit, now time.Ti
 		delete(en.transient, h.Addr)
 		g.quiet.Clear(ru.index, h.Addr)
 	case failed.Transient:
-		if len(en.transient) >= maxPendingHits {
+		if len(en.transient) >= maxTransient {
 			clear(en.transient) // bounded: a long outage restarts the backoffs
 		}
 		n := en.transient[h.Addr]
