@@ -102,6 +102,9 @@ const (
 	KeyMaxBlocksPerMinute = "Max_Blocks_Per_Minute"
 	KeyNotifyInterval     = "Notify_Interval"
 	KeyReconcileInterval  = "Reconcile_Interval"
+
+	// Observability.
+	KeyMetricsListen = "Metrics_Listen"
 )
 
 // Keys lists every property dosguard reads, in documentation order.
@@ -115,6 +118,7 @@ var Keys = []string{
 	KeyAggregatePrefixV4, KeyAggregatePrefixV6, KeyEscalationWindow,
 	KeyEscalationFactor, KeyBlockDurationMax, KeyStateFile, KeyStartupCheck,
 	KeyMaxBlocksPerMinute, KeyNotifyInterval, KeyReconcileInterval,
+	KeyMetricsListen,
 }
 
 // Defaults of the optional properties.
@@ -213,6 +217,11 @@ type Config struct {
 	// ReconcileInterval is how often the bans are compared with the NACLs
 	// and drift repaired (0 = only at start).
 	ReconcileInterval time.Duration
+
+	// MetricsListen is the host:port serving Prometheus metrics at
+	// /metrics ("" = off); outputs of one process with the same address
+	// share one endpoint.
+	MetricsListen string
 }
 
 // Error is a configuration error naming the key and its bad value.
@@ -371,6 +380,9 @@ func Parse(g Getter) (Config, error) {
 			return c, bad(e.key, v, "is not a duration from 100ms to 10m")
 		}
 		*e.dst = d
+	}
+	if c.MetricsListen, err = parseListen(get(KeyMetricsListen)); err != nil {
+		return c, bad(KeyMetricsListen, get(KeyMetricsListen), "is not host:port with a port from 1 to 65535 (e.g. 127.0.0.1:2022, or :2022 for every interface)")
 	}
 	if err := c.parseProduction(get, f.blockDuration); err != nil {
 		return c, err
