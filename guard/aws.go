@@ -10,6 +10,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/dosguard/dosguard/conf"
 	"github.com/dosguard/dosguard/notify"
@@ -33,8 +34,10 @@ func RetryOptions(o *retry.StandardOptions) {
 // blocks and Network ACLs are set, SNS when a topic is), from the AWS default
 // credential chain (environment, shared config, IRSA web identity, ECS/EC2
 // role). It makes no network call: credentials are resolved on first use.
-func AWSDeps(ctx context.Context, cfg conf.Config) (Deps, error) {
-	return awsDeps(ctx, cfg, cfg.Blocks() && len(cfg.ACLIDs) > 0, cfg.TopicARN != "")
+// apiOptions are added to every client's middleware stack (the metrics'
+// per-call counters and latency).
+func AWSDeps(ctx context.Context, cfg conf.Config, apiOptions ...func(*middleware.Stack) error) (Deps, error) {
+	return awsDeps(ctx, cfg, cfg.Blocks() && len(cfg.ACLIDs) > 0, cfg.TopicARN != "", apiOptions...)
 }
 
 // ACLDeps builds the EC2 client of the acl commands, as AWSDeps does: they
@@ -44,7 +47,7 @@ func ACLDeps(ctx context.Context, cfg conf.Config) (Deps, error) {
 	return awsDeps(ctx, cfg, len(cfg.ACLIDs) > 0, false)
 }
 
-func awsDeps(ctx context.Context, cfg conf.Config, needEC2, needSNS bool) (Deps, error) {
+func awsDeps(ctx context.Context, cfg conf.Config, needEC2, needSNS bool, apiOptions ...func(*middleware.Stack) error) (Deps, error) {
 	var d Deps
 	if !needEC2 && !needSNS {
 		return d, nil
@@ -62,6 +65,7 @@ func awsDeps(ctx context.Context, cfg conf.Config, needEC2, needSNS bool) (Deps,
 	if ac.Region == "" {
 		return d, fmt.Errorf("dosguard: %s: %q is required: no region in the environment (AWS_REGION) or shared config", conf.KeyRegion, "")
 	}
+	ac.APIOptions = append(ac.APIOptions, apiOptions...) // every client built from ac
 	if needEC2 {
 		d.EC2 = ec2.NewFromConfig(ac, func(o *ec2.Options) {
 			if cfg.EC2Endpoint != "" {

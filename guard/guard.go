@@ -97,6 +97,7 @@ type Guard struct {
 	enf   *enforcement // nil: no NACL calls (detect only, or dry-run without ACL ids)
 	notes *notes       // the notification path: queue and publisher
 	stats counters
+	obs   observed // per-rule counters for metrics (metrics.go)
 
 	flush   flushState  // Fluent Bit's threads, under flush.mu
 	work    workerState // the worker goroutine's alone
@@ -132,6 +133,7 @@ func New(cfg conf.Config, deps Deps, logger *slog.Logger) (*Guard, error) {
 		blocking[i] = ru.Action == conf.ActionBlock
 	}
 	g.quiet = quiet.New(blocking)
+	g.obs = newObserved(g.flush.rules)
 	if err := g.flush.init(cfg, g.quiet); err != nil {
 		return nil, err
 	}

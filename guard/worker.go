@@ -41,6 +41,7 @@ func (g *Guard) runWorker(tick <-chan time.Time) {
 				close(j.barrier)
 				continue
 			}
+			g.obs.hits[j.rule.index].Add(1)
 			g.decide(ctx, j)
 		case <-tick:
 			g.expire(ctx, g.clock())
@@ -193,6 +194,7 @@ func (g *Guard) emit(d notify.Decision) {
 	case ban.Unblocked:
 		g.stats.unblocked.Add(1)
 	}
+	g.obs.decided(d.Rule, d.Status)
 	attrs := []slog.Attr{
 		slog.String("rule", d.Rule), slog.Int("requests", d.Requests),
 		slog.Duration("window", d.Window),
