@@ -47,7 +47,8 @@ func (o *observed) decided(name string, s ban.Status) {
 
 // RuleStats are one rule's counters.
 type RuleStats struct {
-	Name string
+	Name      string
+	Threshold int
 	// Hits counts the addresses that tripped the rule and reached the
 	// worker (those the full queue dropped are in Stats.QueueFull).
 	Hits int64
@@ -65,7 +66,7 @@ func (g *Guard) RuleStats() []RuleStats {
 	f.mu.Lock()
 	for i, ru := range f.rules {
 		s := ru.det.Stats()
-		out[i] = RuleStats{Name: ru.Name, Tracked: s.Tracked, Evicted: s.Evicted, Dropped: s.Dropped, Late: s.Late}
+		out[i] = RuleStats{Name: ru.Name, Threshold: ru.Threshold, Tracked: s.Tracked, Evicted: s.Evicted, Dropped: s.Dropped, Late: s.Late}
 	}
 	f.mu.Unlock()
 	for i := range out {
@@ -97,7 +98,7 @@ func (g *Guard) Decisions() []DecisionCount {
 // Occupancy returns the entries of the current bans and the capacity of
 // each target and family. Without Network ACLs (detect only, or a dry run
 // without ids) it returns one row, target "none", counting the bans the
-// dry run pretends to hold (IPv4 and IPv6 together), capacity 0.
+// dry run pretends to hold (all counted as IPv4), capacity 0.
 func (g *Guard) Occupancy() []enforce.Occupancy {
 	if g.enf == nil {
 		_, bans := g.quiet.Len()

@@ -15,12 +15,14 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/fluent/fluent-bit-go/output"
 
 	"github.com/dosguard/dosguard/conf"
 	"github.com/dosguard/dosguard/guard"
+	"github.com/dosguard/dosguard/metrics"
 )
 
 const (
@@ -34,12 +36,14 @@ type instance struct {
 	g     *guard.Guard
 	cfg   conf.Config
 	log   *slog.Logger
+	mx    *metrics.Output // nil without Metrics_Listen
 	alive atomic.Bool
 }
 
 var (
 	instanceSeq atomic.Int64
-	instances   sync.Map // *instance -> struct{}: for FLBPluginExit without a context
+	instances   sync.Map    // *instance -> struct{}: for FLBPluginExit without a context
+	hub         metrics.Hub // the Metrics_Listen endpoints, shared by the instances
 )
 
 // propGetter adapts Fluent Bit's property getter to conf.Getter.
@@ -72,23 +76,20 @@ func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
 		fail(err)
 		return output.FLB_ERROR
 	}
-	deps, err := guard.AWSDeps(context.Background(), cfg)
+	var mx *metrics.Output
+	if cfg.MetricsListen != "" {
+		if mx, err = hub.Open(cfg.MetricsListen, name, logger); err != nil {
+			fail(err)
+			return output.FLB_ERROR
+		}
+	}
+	g, err := newGuard(cfg, mx, logger)
 	if err != nil {
+		mx.Close()
 		fail(err)
 		return output.FLB_ERROR
 	}
-	g, err := guard.New(cfg, deps, logger)
-	if err != nil {
-		fail(err)
-		return output.FLB_ERROR
-	}
-	startCtx, cancel := context.WithTimeout(context.Background(), 3*cfg.AWSTimeout)
-	defer cancel()
-	if err := g.Start(startCtx); err != nil {
-		fail(err)
-		return output.FLB_ERROR
-	}
-	inst := &instance{name: name, g: g, cfg: cfg, log: logger}
+	inst := &instance{name: name, g: g, cfg: cfg, log: logger, mx: mx}
 	inst.alive.Store(true)
 	instances.Store(inst, struct{}{})
 	output.FLBPluginSetContext(plugin, inst)
@@ -98,6 +99,33 @@ func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
 		logger.Info("rule " + r.Describe())
 	}
 	return output.FLB_OK
+}
+
+// newGuard builds and starts the guard of cfg, its AWS clients counted by
+// mx (nil: metrics off), which then watches it.
+func newGuard(cfg conf.Config, mx *metrics.Output, logger *slog.Logger) (*guard.Guard, error) {
+	deps, err := guard.AWSDeps(context.Background(), cfg, mx.APIOptions()...)
+	if err != nil {
+		return nil, err
+	}
+	g, err := guard.New(cfg, deps, logger)
+	if err != nil {
+		return nil, err
+	}
+	startCtx, cancel := context.WithTimeout(context.Background(), 3*cfg.AWSTimeout)
+	defer cancel()
+	if err := g.Start(startCtx); err != nil {
+		return nil, err
+	}
+	if mx != nil {
+		if err := mx.Watch(g); err != nil {
+			closeCtx, cancel := context.WithTimeout(context.Background(), cfg.ExitTimeout)
+			defer cancel()
+			_ = g.Close(closeCtx)
+			return nil, err
+		}
+	}
+	return g, nil
 }
 
 func lookup(ctx unsafe.Pointer) (*instance, bool) {
@@ -119,7 +147,13 @@ func FLBPluginFlushCtx(ctx, data unsafe.Pointer, length C.size_t, tag *C.char) (
 		// and guard keeps no reference to it.
 		chunk = unsafe.Slice((*byte)(data), int(length))
 	}
-	inst.g.Flush(chunk, cString(tag))
+	if inst.mx == nil {
+		inst.g.Flush(chunk, cString(tag))
+	} else {
+		start := time.Now()
+		fs := inst.g.Flush(chunk, cString(tag))
+		inst.mx.ObserveFlush(time.Since(start), fs.Records)
+	}
 	// Bad records are counted and skipped; the chunk is never retried.
 	return output.FLB_OK
 }
@@ -163,6 +197,7 @@ func closeInstance(inst *instance) int {
 	instances.Delete(inst)
 	ctx, cancel := context.WithTimeout(context.Background(), inst.cfg.ExitTimeout)
 	defer cancel()
+	defer inst.mx.Close()
 	if err := inst.g.Close(ctx); err != nil {
 		inst.log.Error("exit", "error", err)
 		return output.FLB_ERROR
