@@ -75,14 +75,24 @@ type hostRun struct {
 	err            error
 }
 
-// runHost runs the host over script with AWS credentials for the local
-// endpoints and nothing from the machine's own AWS config.
+// runHost runs the host over script (see hostCommand).
 func runHost(t *testing.T, script string) hostRun {
+	t.Helper()
+	cmd := hostCommand(t)
+	cmd.Stdin = strings.NewReader(script)
+	var so, se bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &so, &se
+	err := cmd.Run()
+	return hostRun{stdout: so.String(), stderr: se.String(), err: err}
+}
+
+// hostCommand is the host's command with AWS credentials for the local
+// endpoints and nothing from the machine's own AWS config.
+func hostCommand(t *testing.T) *exec.Cmd {
 	t.Helper()
 	_, host := buildAll(t)
 	home := t.TempDir()
 	cmd := exec.Command(host)
-	cmd.Stdin = strings.NewReader(script)
 	cmd.Env = []string{
 		"HOME=" + home, "PATH=" + os.Getenv("PATH"),
 		"AWS_ACCESS_KEY_ID=" + notifytest.AccessKeyID,
@@ -92,10 +102,7 @@ func runHost(t *testing.T, script string) hostRun {
 		"AWS_CONFIG_FILE=" + filepath.Join(home, "none"),
 		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "none"),
 	}
-	var so, se bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &so, &se
-	err := cmd.Run()
-	return hostRun{stdout: so.String(), stderr: se.String(), err: err}
+	return cmd
 }
 
 func writeChunk(t *testing.T, dir, name string, data []byte) string {
