@@ -1,11 +1,14 @@
 // Command dosguard is the operator's CLI around the plugin's code.
 //
-//	dosguard replay [-c fluent-bit.conf] [-p Key=Value]... [--format auto|apache2|nginx|json] <logfile|->
+//	dosguard replay [-c fluent-bit.conf] [-p Key=Value]... [--format auto|apache2|nginx|json] [--top N [--json]] <logfile|->
 //	dosguard acl list|unblock <addr|cidr>|flush [-c fluent-bit.conf] [-p Key=Value]... [--dry-run]
 //
 // replay runs the same config, detector and decisions as out_dosguard.so over
 // a log file and prints each decision with the message SNS would get. It is a
-// dry run unless --no-dry-run is given.
+// dry run unless --no-dry-run is given. With --top N it prints instead, per
+// rule, the N clients whose windowed count came closest to the threshold and
+// the distribution of all clients' peaks (package peaks), to pick a
+// threshold from one's own log.
 package main
 
 import (
@@ -103,6 +106,8 @@ func replay(now func() time.Time, args []string, stdin io.Reader, stdout, stderr
 	publish := fs.Bool("notify", false, "really publish to SNS_Topic_ARN")
 	quiet := fs.Bool("q", false, "print the decision lines only, not the SNS messages")
 	verbose := fs.Bool("v", false, "also print dosguard's own log lines")
+	top := fs.Int("top", 0, "print, per rule, the N clients that came closest to the threshold and the distribution of peaks, instead of the decisions")
+	asJSON := fs.Bool("json", false, "with --top: print the report as JSON")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: dosguard replay [flags] <logfile|->")
 		fs.PrintDefaults()
@@ -116,6 +121,9 @@ func replay(now func() time.Time, args []string, stdin io.Reader, stdout, stderr
 	}
 	if err := logline.CheckFormat(*format); err != nil {
 		return err
+	}
+	if *top < 0 || (*asJSON && *top == 0) {
+		return errors.New("dosguard replay: --top wants a number of clients >= 1 (and --json needs --top)")
 	}
 	all, err := cf.load("dosguard replay", stderr)
 	if err != nil {
@@ -166,6 +174,13 @@ func replay(now func() time.Time, args []string, stdin io.Reader, stdout, stderr
 		defer mu.Unlock()
 		printDecision(stdout, d, cfg.Subject, !*quiet)
 	}
+	var tops *topReport
+	if *top > 0 {
+		if tops, err = newTopReport(cfg); err != nil {
+			return err
+		}
+		deps.OnDecision = tops.decided
+	}
 	g, err := guard.New(cfg, deps, logger)
 	if err != nil {
 		return err
@@ -174,7 +189,14 @@ func replay(now func() time.Time, args []string, stdin io.Reader, stdout, stderr
 		return err
 	}
 
-	n, bad, err := feed(g, in, logline.Parser{Format: *format, TimeKey: *timeKey}, *tag)
+	flush := g.Flush
+	if tops != nil {
+		flush = func(data []byte, tag string) guard.FlushStats {
+			tops.tr.FlushAt(now(), data, tag)
+			return g.Flush(data, tag)
+		}
+	}
+	n, bad, err := feed(flush, in, logline.Parser{Format: *format, TimeKey: *timeKey}, *tag)
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.ExitTimeout)
 	defer cancel()
 	if cerr := g.Close(ctx); err == nil {
@@ -185,6 +207,9 @@ func replay(now func() time.Time, args []string, stdin io.Reader, stdout, stderr
 	fmt.Fprintf(stderr, "dosguard replay: %d lines, %d unparsed, %d records, %d invalid key, %d no key, %d exempt; %d blocked, %d detected, %d failed%s\n",
 		n, bad, st.Records, st.Invalid, st.NoKey, st.Exempt, st.Blocked, st.Detected, st.Failed, dryNote(cfg))
 	mu.Unlock()
+	if tops != nil && err == nil {
+		err = tops.write(stdout, *top, *asJSON)
+	}
 	return err
 }
 
@@ -197,7 +222,7 @@ func dryNote(cfg conf.Config) string {
 
 // feed reads lines, turns them into records and flushes them in chunks of up
 // to 1000 records, as Fluent Bit's tail input would.
-func feed(g *guard.Guard, in io.Reader, p logline.Parser, tag string) (lines, bad int, err error) {
+func feed(flush func([]byte, string) guard.FlushStats, in io.Reader, p logline.Parser, tag string) (lines, bad int, err error) {
 	const perChunk = 1000
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 0, 64*1024), 4<<20)
@@ -209,12 +234,12 @@ func feed(g *guard.Guard, in io.Reader, p logline.Parser, tag string) (lines, ba
 			continue
 		}
 		if c.Records() == perChunk {
-			g.Flush(c.Bytes(), tag)
+			flush(c.Bytes(), tag)
 			c.Reset()
 		}
 	}
 	if c.Records() > 0 {
-		g.Flush(c.Bytes(), tag)
+		flush(c.Bytes(), tag)
 	}
 	if err := sc.Err(); err != nil {
 		return lines, bad, fmt.Errorf("dosguard replay: read: %w", err)
