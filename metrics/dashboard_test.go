@@ -110,3 +110,30 @@ func TestDashboardMetricsServed(t *testing.T) {
 	}
 	t.Logf("%d queries, %d metric references checked", len(queries), checked)
 }
+
+// TestReadmeListsMetrics: README's metric table lists exactly the dosguard_
+// metrics /metrics serves.
+func TestReadmeListsMetrics(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile(`(?m)^\| (dosguard_[a-z_]+(?:, dosguard_[a-z_]+)*) \|`)
+	var listed []string
+	for _, m := range row.FindAllStringSubmatch(string(data), -1) {
+		listed = append(listed, strings.Split(m[1], ", ")...)
+	}
+	e := newEnv(t)
+	e.flush(t)
+	var served []string
+	for name := range scrape(t, e.addr).Families {
+		if strings.HasPrefix(name, "dosguard_") {
+			served = append(served, name)
+		}
+	}
+	slices.Sort(listed)
+	slices.Sort(served)
+	if !slices.Equal(listed, served) {
+		t.Errorf("README metric table (sorted) =\n%q\nserved =\n%q", listed, served)
+	}
+}

@@ -100,3 +100,23 @@ func TestReplayTopSample(t *testing.T) {
 		t.Errorf("max %d != top peak %d", r.Peaks["max"], r.Top[0].Peak)
 	}
 }
+
+// TestReadmeShowsTop: README's replay --top example is what the command
+// prints on the bundled sample.
+func TestReadmeShowsTop(t *testing.T) {
+	var out, errOut bytes.Buffer
+	clock := func() time.Time { return time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC) }
+	rc := runAt(clock, []string{"replay", "--top", "5", "-c", filepath.Join("..", "..", "docker", "fluent-bit.conf"),
+		filepath.Join("..", "..", "docker", "samples", "apache_access.log")}, nil, &out, &errOut)
+	if rc != 0 {
+		t.Fatalf("rc = %d\n%s", rc, errOut.String())
+	}
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := "$ dosguard replay --top 5 -c docker/fluent-bit.conf docker/samples/apache_access.log\n" + out.String() + "```"
+	if !strings.Contains(string(readme), block) {
+		t.Errorf("README does not show replay --top's output:\n%s", out.String())
+	}
+}
