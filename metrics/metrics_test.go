@@ -118,8 +118,8 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
-// flush flushes the traffic chunk, records it as the plugin does, and
-// waits for the two blocks and their SNS messages.
+// flush flushes the traffic chunk, records it as the plugin does, waits
+// for the two blocks and their SNS messages, and closes the guard.
 func (e *env) flush(t *testing.T) {
 	t.Helper()
 	c := traffic()
@@ -144,6 +144,12 @@ func (e *env) flush(t *testing.T) {
 		case <-deadline:
 			t.Fatalf("%d SNS messages after 30s, want 2", n)
 		}
+	}
+	// SNS has the messages before the client has read its answers: close
+	// the guard, which waits for the publisher, so that every call has
+	// been counted. The output stays registered and is scraped after.
+	if err := e.g.Close(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }
 

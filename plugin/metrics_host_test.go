@@ -155,6 +155,18 @@ func TestHostMetrics(t *testing.T) {
 	if got := denies(ec2); len(got) != 2 {
 		t.Errorf("NACL denies %q, want the two attackers", got)
 	}
+	// SNS has each message before the plugin's client has read its answer
+	// and counted the call: scrape until the counts catch up (each scrape
+	// is an HTTP round trip; the bound only turns a hang into a failure).
+	for end := time.Now().Add(30 * time.Second); ; {
+		m := scrape()
+		if m.Value("dosguard_aws_calls_total", "service=SNS", "operation=Publish") == 3 {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("SNS Publish calls counted: %v after 30s, want 3", m.Value("dosguard_aws_calls_total", "service=SNS", "operation=Publish"))
+		}
+	}
 	m = scrape()
 	o0, o1 := "output=dosguard.0", "output=dosguard.1"
 	checks := []struct {
