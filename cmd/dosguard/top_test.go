@@ -120,3 +120,15 @@ func TestReadmeShowsTop(t *testing.T) {
 		t.Errorf("README does not show replay --top's output:\n%s", out.String())
 	}
 }
+
+func TestReplayTopErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"replay", "--json", "-p", "Threshold=1", "x.log"},
+		{"replay", "--top", "-2", "-p", "Threshold=1", "x.log"},
+	} {
+		var out, errOut bytes.Buffer
+		if rc := run(args, nil, &out, &errOut); rc == 0 || !strings.Contains(errOut.String(), "--top wants a number of clients >= 1") {
+			t.Errorf("run(%q) rc = %d, stderr %q; want the --top error", args, rc, errOut.String())
+		}
+	}
+}
