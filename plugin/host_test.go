@@ -319,6 +319,7 @@ func TestHostBadConfigStopsInit(t *testing.T) {
 		{"Window", "fortnight", `dosguard: Window: "fortnight"`},
 		{"Network_ACL_ID", "sg-12345678", `dosguard: Network_ACL_ID: "sg-12345678"`},
 		{"Allowlist", "10.0.0.0/33", `dosguard: Allowlist: "10.0.0.0/33"`},
+		{"Metrics_Listen", "2022", `dosguard: Metrics_Listen: "2022" is not host:port`},
 	}
 	for _, tt := range tests {
 		script := fmt.Sprintf("load %s\nregister\nprop 0 Threshold 10\nprop 0 %s %s\ninit 0\nexpect rc 0\nunregister\n", so, tt.key, tt.value)

@@ -223,3 +223,24 @@ func denies(srv *acltest.Server) []string {
 	}
 	return out
 }
+
+// TestHostMetricsPortTaken: a Metrics_Listen address another process holds
+// stops Init with one line naming the key and the value.
+func TestHostMetricsPortTaken(t *testing.T) {
+	so, _ := buildAll(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	addr := ln.Addr().String()
+	run := runHost(t, fmt.Sprintf("load %s\nregister\nprop 0 Threshold 10\nprop 0 Metrics_Listen %s\ninit 0\nexpect rc 0\nunregister\n", so, addr))
+	if run.err != nil {
+		t.Fatalf("host: %v\n%s%s", run.err, run.stdout, run.stderr)
+	}
+	lines := errorLines(run.stderr)
+	want := fmt.Sprintf("dosguard: Metrics_Listen: %q cannot be listened on", addr)
+	if len(lines) != 1 || !strings.Contains(lines[0], want) {
+		t.Errorf("error lines = %q, want one containing %q", lines, want)
+	}
+}
