@@ -20,6 +20,8 @@ type Source interface {
 
 var _ Source = (*guard.Guard)(nil)
 
+var _ prometheus.Collector = (*collector)(nil)
+
 // collector turns a Source's counters into constant metrics at scrape time.
 type collector struct {
 	src Source
