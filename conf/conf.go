@@ -115,6 +115,8 @@ var Keys = []string{
 	KeyAggregatePrefixV4, KeyAggregatePrefixV6, KeyEscalationWindow,
 	KeyEscalationFactor, KeyBlockDurationMax, KeyStateFile, KeyStartupCheck,
 	KeyMaxBlocksPerMinute, KeyNotifyInterval, KeyReconcileInterval,
+	KeyRedisURL, KeyRedisCluster, KeyRedisKeyPrefix, KeyRedisIAMAuth, KeyRedisUser,
+	KeyRedisCacheName, KeyRedisTimeout, KeyRedisMaxPending, KeySyncInterval,
 }
 
 // Defaults of the optional properties.
@@ -213,6 +215,9 @@ type Config struct {
 	// ReconcileInterval is how often the bans are compared with the NACLs
 	// and drift repaired (0 = only at start).
 	ReconcileInterval time.Duration
+
+	// Redis shares counts and bans between instances; zero: off.
+	Redis Redis
 }
 
 // Error is a configuration error naming the key and its bad value.
@@ -376,6 +381,9 @@ func Parse(g Getter) (Config, error) {
 		return c, err
 	}
 	if err := c.parseRules(get, query, f); err != nil {
+		return c, err
+	}
+	if err := c.parseRedis(get); err != nil {
 		return c, err
 	}
 	if !c.DryRun && c.Blocks() && len(c.ACLIDs) == 0 {
