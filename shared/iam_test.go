@@ -10,6 +10,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dosguard/dosguard/conf"
+	"github.com/dosguard/dosguard/shared/redistest"
 )
 
 // stepClock is a clock the test moves.
@@ -103,5 +107,40 @@ func TestIAMTokenServerless(t *testing.T) {
 	}
 	if !strings.Contains(p, "ResourceType=ServerlessCache") {
 		t.Errorf("token %q lacks ResourceType=ServerlessCache", p)
+	}
+}
+
+// TestIAMTokenAuthenticates: the client authenticates each new connection
+// as the user with the current token (redis-server's ACL user whose
+// password is the token the fixed clock gives), and recycles connections
+// before ElastiCache's 12-hour cut-off.
+func TestIAMTokenAuthenticates(t *testing.T) {
+	t0 := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	clk := &stepClock{now: t0}
+	tok := &IAMToken{User: "dosguard", CacheName: "dosguard", Region: "ap-northeast-1",
+		AWS: credentials.NewStaticCredentialsProvider("AK", "SK", ""), Now: clk.Now}
+	pass, err := tok.Token(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := redistest.Start(t, "--user", "dosguard", "on", ">"+pass, "~*", "&*", "+@all", "--user", "default", "off")
+	c, err := NewClient(conf.Redis{URL: srv.URL(), User: "dosguard", Timeout: 5 * time.Second}, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Ping(context.Background()).Err(); err != nil {
+		t.Fatalf("PING as the IAM user: %v", err)
+	}
+	if o := c.(*redis.Client).Options(); o.ConnMaxLifetime != ConnMaxLifetime || o.ConnMaxLifetime >= 12*time.Hour {
+		t.Errorf("ConnMaxLifetime = %v, want %v (< 12h)", o.ConnMaxLifetime, ConnMaxLifetime)
+	}
+	// Ten minutes on, a new connection presents a new token: refused here,
+	// since the server only knows the first.
+	clk.Set(t0.Add(TokenRefresh))
+	c2, _ := NewClient(conf.Redis{URL: srv.URL(), User: "dosguard", Timeout: 5 * time.Second}, tok)
+	defer c2.Close()
+	if err := c2.Ping(context.Background()).Err(); err == nil || !strings.Contains(err.Error(), "WRONGPASS") {
+		t.Errorf("PING with a refreshed token = %v, want WRONGPASS (a new token was sent)", err)
 	}
 }

@@ -92,7 +92,7 @@ func (s *Server) ping() error {
 	if err != nil {
 		return err
 	}
-	if !strings.HasPrefix(line, "+PONG") {
+	if !strings.HasPrefix(line, "+PONG") && !strings.HasPrefix(line, "-NOAUTH") { // NOAUTH: up, with ACL users
 		return fmt.Errorf("reply %q", line)
 	}
 	return nil
