@@ -2,7 +2,9 @@ package guard
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"os"
 	"net/netip"
 	"strings"
 	"testing"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/dosguard/dosguard/acl/acltest"
 	"github.com/dosguard/dosguard/ban"
+	"github.com/dosguard/dosguard/chunk"
 	"github.com/dosguard/dosguard/conf"
 	"github.com/dosguard/dosguard/notify"
 	"github.com/dosguard/dosguard/notify/notifytest"
@@ -28,6 +31,7 @@ type fleet struct {
 	props conf.Props
 	logs  *syncBuffer
 	gs    []*member
+	paths int // paths sent so far: each record has its own
 }
 
 type member struct {
@@ -153,8 +157,15 @@ func (f *fleet) spread(host string, total, rounds int, start time.Time) {
 	at := start
 	for r := 0; r < rounds; r++ {
 		for _, m := range live {
-			m.g.Flush(records(nil, host, per, at, 10*time.Millisecond), "access")
-			at = at.Add(time.Duration(per) * 10 * time.Millisecond)
+			var c []byte
+			for i := 0; i < per; i++ { // every path once: Distinct counts each
+				f.paths++
+				c = chunk.AppendEventV2(c, at, nil, map[string]any{
+					"host": host, "method": "GET", "path": fmt.Sprintf("/page/%d", f.paths), "code": "200",
+				})
+				at = at.Add(10 * time.Millisecond)
+			}
+			m.g.Flush(c, "access")
 		}
 		f.syncAll()
 	}
@@ -336,3 +347,43 @@ func TestDetectReportedOnce(t *testing.T) {
 }
 
 var _ = ban.Blocked
+
+// TestFleetEveryRuleKind: every kind of rule counts globally: tumbling
+// windows, Where, a Norikra query, Distinct, and several rules in one
+// Rules_File (each rule keeps its own global count). Each replica sees a
+// third of 1.2x the threshold: one block. At 0.9x: none.
+func TestFleetEveryRuleKind(t *testing.T) {
+	rulesFile := t.TempDir() + "/rules.yaml"
+	if err := os.WriteFile(rulesFile, []byte(`rules:
+  - name: block.flood
+    query: SELECT host, COUNT(*) FROM access.win:time(1 min) GROUP BY host HAVING COUNT(*) >= 300
+  - name: block.get
+    where: method = 'GET'
+    window_type: tumbling
+    threshold: 600
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name  string
+		props conf.Props
+	}{
+		{"tumbling", conf.Props{"Threshold": "300", "Window_Type": "tumbling"}},
+		{"where", conf.Props{"Threshold": "300", "Where": "method = 'GET' AND code < 400"}},
+		{"query", conf.Props{"Query": "SELECT host, COUNT(*) FROM access.win:time_batch(1 min) GROUP BY host HAVING COUNT(*) >= 300"}},
+		{"distinct", conf.Props{"Threshold": "300", "Distinct": "path"}},
+		{"rules file", conf.Props{"Rules_File": rulesFile}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFleet(t, 3, tt.props)
+			f.spread("203.0.113.60", 360, 6, t0)
+			f.spread("198.51.100.60", 270, 6, t0)
+			if got := statuses(f.decisions()); len(got) != 1 || got["blocked 203.0.113.60"] != 1 {
+				t.Fatalf("decisions = %v, want exactly one blocked 203.0.113.60", got)
+			}
+			if d := denies(f.ec2, acl1); len(d) != 1 {
+				t.Errorf("NACL holds %v, want one entry", d)
+			}
+		})
+	}
+}
