@@ -75,14 +75,11 @@ func (e *Enforcer) EndedElsewhere() []netip.Prefix {
 // targets, was ended by another instance: the shared store no longer holds
 // it. Then it is forgotten without an event.
 func (e *Enforcer) endedElsewhere(b ban.Ban) bool {
-	if _, ok := e.store.(store.Claimer); !ok {
+	shared, ok := e.sharedBans()
+	if !ok {
 		return false
 	}
-	st, err := e.store.Load()
-	if err != nil || st == nil {
-		return false
-	}
-	for _, sb := range st.Bans {
+	for _, sb := range shared {
 		if sb.Prefix == b.Prefix && sb.Since.Equal(b.Since) {
 			return false
 		}
@@ -96,18 +93,28 @@ func (e *Enforcer) endedElsewhere(b ban.Ban) bool {
 // know belongs to another instance's ban in the shared store; it takes
 // that ban instead of adopting the entry.
 func (e *Enforcer) madeElsewhere(p netip.Prefix) bool {
-	if _, ok := e.store.(store.Claimer); !ok {
+	shared, ok := e.sharedBans()
+	if !ok {
 		return false
 	}
-	st, err := e.store.Load()
-	if err != nil || st == nil {
-		return false
-	}
-	for _, sb := range st.Bans {
+	for _, sb := range shared {
 		if sb.Prefix == p {
 			e.put(sb)
 			return true
 		}
 	}
 	return false
+}
+
+// sharedBans reads the bans of a shared store now; false without one, or
+// when it does not answer.
+func (e *Enforcer) sharedBans() ([]ban.Ban, bool) {
+	if _, ok := e.store.(store.Claimer); !ok {
+		return nil, false
+	}
+	st, err := e.store.Load()
+	if err != nil || st == nil {
+		return nil, false
+	}
+	return st.Bans, true
 }

@@ -35,38 +35,30 @@ const poolSize = 4
 // client: a round's scripts are not idempotent.
 func NewClient(c conf.Redis, iam *IAMToken) (redis.UniversalClient, error) {
 	quietLibrary.Do(func() { redis.SetLogger(discard{}) })
+	u := &redis.UniversalOptions{IsClusterMode: c.Cluster}
 	if c.Cluster {
 		o, err := redis.ParseClusterURL(c.URL)
 		if err != nil {
 			return nil, fmt.Errorf("shared: %s: %w", conf.KeyRedisURL, err)
 		}
-		o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout = c.Timeout, c.Timeout, c.Timeout, c.Timeout
-		o.MaxRetries, o.ContextTimeoutEnabled, o.DisableIdentity, o.PoolSize = -1, true, true, poolSize
-		o.DialerRetries = 1
-		o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
-		if c.User != "" {
-			o.Username = c.User
+		u.Addrs, u.Username, u.Password, u.TLSConfig = o.Addrs, o.Username, o.Password, o.TLSConfig
+	} else {
+		o, err := redis.ParseURL(c.URL)
+		if err != nil {
+			return nil, fmt.Errorf("shared: %s: %w", conf.KeyRedisURL, err)
 		}
-		if iam != nil {
-			o.CredentialsProviderContext = iam.Credentials
-			o.ConnMaxLifetime = ConnMaxLifetime
-		}
-		return redis.NewClusterClient(o), nil
+		u.Addrs, u.Username, u.Password, u.DB, u.TLSConfig = []string{o.Addr}, o.Username, o.Password, o.DB, o.TLSConfig
 	}
-	o, err := redis.ParseURL(c.URL)
-	if err != nil {
-		return nil, fmt.Errorf("shared: %s: %w", conf.KeyRedisURL, err)
-	}
-	o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout = c.Timeout, c.Timeout, c.Timeout, c.Timeout
-	o.MaxRetries, o.ContextTimeoutEnabled, o.DisableIdentity, o.PoolSize = -1, true, true, poolSize
-	o.DialerRetries = 1 // a round fails fast; the next one dials again
-	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	u.DialTimeout, u.ReadTimeout, u.WriteTimeout, u.PoolTimeout = c.Timeout, c.Timeout, c.Timeout, c.Timeout
+	u.MaxRetries, u.ContextTimeoutEnabled, u.DisableIdentity, u.PoolSize = -1, true, true, poolSize
+	u.DialerRetries = 1 // a round fails fast; the next one dials again
+	u.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	if c.User != "" {
-		o.Username = c.User
+		u.Username = c.User
 	}
 	if iam != nil {
-		o.CredentialsProviderContext = iam.Credentials
-		o.ConnMaxLifetime = ConnMaxLifetime
+		u.CredentialsProviderContext = iam.Credentials
+		u.ConnMaxLifetime = ConnMaxLifetime
 	}
-	return redis.NewClient(o), nil
+	return redis.NewUniversalClient(u), nil
 }
