@@ -3,6 +3,7 @@ package shared
 import (
 	"context"
 	"net/netip"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -46,15 +47,15 @@ func TestCluster(t *testing.T) {
 		}
 	}
 	// The keys really spread over the three masters.
-	used := 0
+	var used atomic.Int32 // ForEachMaster calls in parallel
 	err = cc.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
 		if n.DBSize(ctx).Val() > 0 {
-			used++
+			used.Add(1)
 		}
 		return nil
 	})
-	if err != nil || used != 3 {
-		t.Errorf("keys on %d masters (%v), want 3", used, err)
+	if err != nil || used.Load() != 3 {
+		t.Errorf("keys on %d masters (%v), want 3", used.Load(), err)
 	}
 
 	bans := NewBans(c, keys, 5*time.Second)
