@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -385,5 +387,64 @@ func TestFleetEveryRuleKind(t *testing.T) {
 				t.Errorf("NACL holds %v, want one entry", d)
 			}
 		})
+	}
+}
+
+// TestExitWithRedisHanging: a Redis that accepts connections and never
+// answers holds up neither the flush nor the exit: the round in flight is
+// cut short when the guard closes.
+func TestExitWithRedisHanging(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var conns []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c) // held open, never answered
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	cfg, err := conf.Parse(conf.Props{"Threshold": "5", "Redis_URL": "redis://" + l.Addr().String(), "Redis_Timeout": "30s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	syncTick := make(chan time.Time)
+	logs := &syncBuffer{}
+	clk := &clock{now: t0}
+	g, err := New(cfg, Deps{Now: clk.Now, Tick: make(chan time.Time), SyncTick: syncTick}, slog.New(slog.NewTextHandler(logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.shared.cfg.Timeout = time.Millisecond // the start-up check only
+	if err := g.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	g.shared.cfg.Timeout = 30 * time.Second
+	if fs := g.Flush(records(nil, "203.0.113.80", 5, t0, time.Millisecond), "access"); fs.Hits != 1 {
+		t.Fatalf("flush with Redis hanging: %+v, want the hit", fs)
+	}
+	syncTick <- t0 // a round starts and hangs on Redis (30s timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := g.Close(ctx); err != nil {
+		t.Fatalf("Close with Redis hanging: %v", err)
+	}
+	if n := strings.Count(logs.String(), "redis unreachable"); n != 1 {
+		t.Errorf("warning lines = %d, want 1:\n%s", n, logs.String())
 	}
 }
