@@ -91,11 +91,17 @@ func (e *Enforcer) endedElsewhere(b ban.Ban) bool {
 
 // madeElsewhere reports whether an entry of p that this instance does not
 // know belongs to another instance's ban in the shared store; it takes
-// that ban instead of adopting the entry.
+// that ban instead of adopting the entry. While the shared store does not
+// answer nothing is adopted (the entry may be another instance's): a later
+// reconcile decides.
 func (e *Enforcer) madeElsewhere(p netip.Prefix) bool {
+	if _, ok := e.store.(store.Claimer); !ok {
+		return false
+	}
 	shared, ok := e.sharedBans()
 	if !ok {
-		return false
+		e.log.Warn("enforce: shared store unreachable: unknown entry not adopted yet", "prefix", p)
+		return true
 	}
 	for _, sb := range shared {
 		if sb.Prefix == p {

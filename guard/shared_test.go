@@ -448,3 +448,31 @@ func TestExitWithRedisHanging(t *testing.T) {
 		t.Errorf("warning lines = %d, want 1:\n%s", n, logs.String())
 	}
 }
+
+// TestStartWithRedisDown: a replica started while Redis is down does not
+// adopt (and notify) the other replicas' entries it finds in the NACL; once
+// Redis is back it takes their bans from it, silently.
+func TestStartWithRedisDown(t *testing.T) {
+	f := newFleet(t, 1, conf.Props{"Threshold": "100"})
+	f.spread("203.0.113.90", 120, 6, t0)
+	if got := statuses(f.decisions()); got["blocked 203.0.113.90"] != 1 {
+		t.Fatalf("decisions = %v, want one block", got)
+	}
+	f.redis.Stop()
+	f.syncAll() // the first replica sees the outage
+	late := f.add()
+	if ds := f.decisions(); len(ds) != 0 {
+		t.Fatalf("replica started with Redis down decided %v, want nothing", statuses(ds))
+	}
+	f.redis.Restart() // empty
+	f.syncAll()
+	f.syncAll() // the first replica writes its bans back
+	f.clock.Set(t0.Add(time.Minute))
+	f.tickAll() // the late replica's reconcile
+	if ds := f.decisions(); len(ds) != 0 {
+		t.Fatalf("after Redis came back: %v, want nothing", statuses(ds))
+	}
+	if _, ok := late.g.enf.Covering(netip.MustParseAddr("203.0.113.90")); !ok {
+		t.Error("the late replica does not hold the ban")
+	}
+}
