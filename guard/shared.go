@@ -137,6 +137,23 @@ func (g *Guard) closeShared() {
 		<-s.done
 	}
 	_ = s.client.Close()
+	if d := g.sharedDropped(); d > 0 {
+		g.log.Warn("redis: counts not synced, beyond Redis_Max_Pending", "dropped", d, "redis_max_pending", s.cfg.MaxPending)
+	}
+}
+
+// sharedDropped is the number of counts never synced: beyond the
+// detectors' bound between two rounds, or the rounds' while Redis was
+// away. Called when the sync goroutine is not running or from it.
+func (g *Guard) sharedDropped() int64 {
+	f := &g.flush
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := g.shared.syncer.Dropped()
+	for _, ru := range f.rules {
+		n += ru.det.SharedDropped()
+	}
+	return n
 }
 
 // syncRound sends what the detectors counted since the last round and
@@ -159,7 +176,9 @@ func (g *Guard) syncRound(ctx context.Context) {
 	if ctx.Err() != nil {
 		return // closing
 	}
-	s.report(err)
+	if s.report(err) {
+		s.log.Info("redis answers again: counting globally", "not_synced", g.sharedDropped())
+	}
 	if len(res.Remotes) > 0 {
 		f.mu.Lock()
 		for _, r := range res.Remotes {
@@ -174,19 +193,20 @@ func (g *Guard) syncRound(ctx context.Context) {
 	}
 }
 
-// report logs one line when Redis stops answering and one when it
-// answers again.
-func (s *sharedState) report(err error) {
+// report logs one line when Redis stops answering, and reports whether it
+// answers again (the sync round logs that line).
+func (s *sharedState) report(err error) (back bool) {
 	if err != nil {
 		if !s.down.Swap(true) {
 			s.log.Warn("redis unreachable: counting and blocking locally until it answers", "error", err.Error())
 		}
-		return
+		return false
 	}
 	if s.down.Swap(false) {
 		s.resave.Store(true)
-		s.log.Info("redis answers again: counting globally")
+		return true
 	}
+	return false
 }
 
 // mergeShared, on the worker, makes the enforcer hold every instance's
