@@ -12,7 +12,9 @@ import (
 // last Drain (per bucket, at most two buckets apart: the newest and one
 // older, older counts folded into it) and adds to the address's own count
 // the other instances' count last given by SetRemote when it checks the
-// threshold. The Detector stays local: nothing here waits or calls out.
+// threshold. An address that counts nothing keeps its remote count for a
+// few Drains (Share's keep), so rounds more frequent than its records do
+// not lose it. The Detector stays local: nothing here waits or calls out.
 
 // Delta is what one address counted since the last Drain.
 type Delta struct {
@@ -34,6 +36,7 @@ type peer struct {
 	bucket [2]int64 // [0] older, [1] newest
 	n      [2]uint32
 	remote uint32
+	idle   int // Drains since it last counted
 }
 
 // sharing is the shared side of a Detector: the addresses counted since
@@ -42,15 +45,17 @@ type sharing struct {
 	index   map[[16]byte]int32
 	peers   []peer
 	max     int
+	keep    int
 	dropped int64
 }
 
 // Share turns shared counting on: from now on the Detector keeps what each
-// address counts until Drain, for at most maxPending addresses between two
-// Drains (a new address beyond that is counted locally only, and in
-// SharedDropped). Call it once, before counting.
-func (d *Detector) Share(maxPending int) {
-	d.share = &sharing{index: make(map[[16]byte]int32), max: max(1, maxPending)}
+// address counts until Drain, for at most maxPending addresses (a new
+// address beyond that is counted locally only, and in SharedDropped). An
+// address that counted nothing keeps its remote count for keep Drains.
+// Call it once, before counting.
+func (d *Detector) Share(maxPending, keep int) {
+	d.share = &sharing{index: make(map[[16]byte]int32), max: max(1, maxPending), keep: max(keep, 0)}
 }
 
 // shared records one count of k in bucket tick and returns the remote count
@@ -91,8 +96,10 @@ func (d *Detector) shared(k [16]byte, tick int64) uint32 {
 }
 
 // Drain appends to buf what each address counted since the last Drain and
-// forgets it; an address that counted nothing since also loses its remote
-// count. It does not allocate beyond buf's growth.
+// forgets it. An address that counted nothing since is forgotten, unless
+// it has a remote count and has been idle for at most Share's keep Drains
+// (at most half of maxPending such addresses are kept). It does not
+// allocate beyond buf's growth.
 func (d *Detector) Drain(buf []Delta) []Delta {
 	s := d.share
 	if s == nil {
@@ -100,10 +107,19 @@ func (d *Detector) Drain(buf []Delta) []Delta {
 	}
 	clear(s.index)
 	keep := s.peers[:0]
+	idle := 0
 	for _, p := range s.peers {
 		if p.n[0]+p.n[1] == 0 {
+			// Worth keeping only if others count it too, and never more
+			// than half the bound: new addresses always find room.
+			if p.idle++; p.remote > 0 && p.idle <= s.keep && idle < s.max/2 {
+				s.index[p.key] = int32(len(keep))
+				keep = append(keep, p)
+				idle++
+			}
 			continue
 		}
+		p.idle = 0
 		a := netip.AddrFrom16(p.key).Unmap()
 		head := p.bucket[1]
 		buf = append(buf, Delta{
@@ -119,7 +135,7 @@ func (d *Detector) Drain(buf []Delta) []Delta {
 }
 
 // SetRemote sets the other instances' windowed count of a, added to its own
-// count at its next record. An address not drained last round is ignored.
+// count at its next record. An address Drain no longer holds is ignored.
 func (d *Detector) SetRemote(a netip.Addr, remote int) {
 	s := d.share
 	if s == nil || !a.IsValid() {

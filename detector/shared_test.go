@@ -18,7 +18,7 @@ func TestShareAddsRemoteCount(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d.Share(100)
+		d.Share(100, 0)
 		for j := 0; j < 6; j++ {
 			if _, fired := d.ObserveAt(t0.Add(time.Duration(j)*time.Second), a); fired {
 				t.Fatalf("instance %d fired alone at %d", i, j+1)
@@ -48,6 +48,42 @@ func TestShareAddsRemoteCount(t *testing.T) {
 	}
 }
 
+// TestShareKeepsIdleRemote: rounds more frequent than an address's records
+// keep its remote count for keep Drains.
+func TestShareKeepsIdleRemote(t *testing.T) {
+	t0 := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	a := netip.MustParseAddr("203.0.113.8")
+	d, err := New(Config{Window: time.Minute, Threshold: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Share(100, 2)
+	d.ObserveAt(t0, a)
+	d.Drain(nil)
+	d.SetRemote(a, 7)
+	for i := 0; i < 2; i++ { // two idle rounds: nothing to send, remote kept
+		if got := d.Drain(nil); len(got) != 0 {
+			t.Fatalf("idle drain %d sent %+v", i, got)
+		}
+	}
+	if h, fired := d.ObserveAt(t0.Add(time.Second), a); fired || d.CountAt(t0.Add(time.Second), a) != 2 {
+		t.Fatalf("fired %v %+v at 2+7", fired, h)
+	}
+	d.Drain(nil)
+	d.SetRemote(a, 8)
+	for i := 0; i < 3; i++ { // a third idle round: forgotten
+		d.Drain(nil)
+	}
+	if _, fired := d.ObserveAt(t0.Add(2*time.Second), a); fired {
+		t.Fatal("fired on a remote count kept beyond keep drains")
+	}
+	d.Drain(nil)
+	d.SetRemote(a, 7)
+	if h, fired := d.ObserveAt(t0.Add(3*time.Second), a); !fired || h.Count != 11 {
+		t.Fatalf("fired %v count %d, want 4+7", fired, h.Count)
+	}
+}
+
 // TestShareBoundsPending: beyond the bound, new addresses are counted only
 // locally.
 func TestShareBoundsPending(t *testing.T) {
@@ -56,7 +92,7 @@ func TestShareBoundsPending(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.Share(2)
+	d.Share(2, 0)
 	for i := 1; i <= 5; i++ {
 		d.ObserveAt(t0, netip.AddrFrom4([4]byte{203, 0, 113, byte(i)}))
 	}
@@ -74,7 +110,7 @@ func TestShareBuckets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.Share(10)
+	d.Share(10, 0)
 	w := d.BucketWidth()
 	b0 := t0.UnixNano() / int64(w)
 	for _, step := range []struct {

@@ -73,7 +73,10 @@ func (g *Guard) initShared(deps Deps) error {
 	keys := shared.Keys{Prefix: c.KeyPrefix}
 	rules := make([]shared.Rule, len(g.flush.rules))
 	for i, ru := range g.flush.rules {
-		ru.det.Share(c.MaxPending)
+		// An idle address keeps the others' count for one bucket of
+		// rounds: its next record, however rare, still sees it.
+		keep := int(ru.det.BucketWidth()/c.SyncInterval) + 1
+		ru.det.Share(c.MaxPending, keep)
 		dc := ru.det.Config()
 		rules[i] = shared.Rule{Name: ru.Name, Width: ru.det.BucketWidth(), Ring: dc.Buckets + 1, Tumbling: dc.Tumbling}
 	}

@@ -34,6 +34,7 @@ type fleet struct {
 	logs  *syncBuffer
 	gs    []*member
 	paths int // paths sent so far: each record has its own
+	syncs int // sync rounds per chunk in spread (0: one)
 }
 
 type member struct {
@@ -169,7 +170,9 @@ func (f *fleet) spread(host string, total, rounds int, start time.Time) {
 			}
 			m.g.Flush(c, "access")
 		}
-		f.syncAll()
+		for s := 0; s < max(f.syncs, 1); s++ {
+			f.syncAll()
+		}
 	}
 }
 
@@ -218,6 +221,19 @@ func TestFleetBlocksOnceAtGlobalThreshold(t *testing.T) {
 	}
 	if blocked != 1 {
 		t.Errorf("SNS blocked messages = %d, want 1", blocked)
+	}
+}
+
+// TestFleetSyncFasterThanFlush: with several rounds between two flushes
+// (Sync_Interval below Fluent Bit's Flush), the others' counts are kept
+// through the idle rounds: still exactly one block.
+func TestFleetSyncFasterThanFlush(t *testing.T) {
+	f := newFleet(t, 3, conf.Props{"Threshold": "300", "Sync_Interval": "200ms"})
+	f.syncs = 3
+	f.spread("203.0.113.11", 360, 6, t0)
+	f.spread("198.51.100.21", 270, 6, t0)
+	if got := statuses(f.decisions()); len(got) != 1 || got["blocked 203.0.113.11"] != 1 {
+		t.Fatalf("decisions = %v, want exactly one blocked 203.0.113.11", got)
 	}
 }
 
