@@ -2,7 +2,6 @@ package shared
 
 import (
 	"context"
-	"errors"
 	"net/netip"
 	"slices"
 	"strings"
@@ -255,6 +254,3 @@ func (s *Syncer) remotes(out []Remote, g group) []Remote {
 func isNoScript(err error) bool {
 	return err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT")
 }
-
-// errDown is returned when Redis is known to be unreachable.
-var errDown = errors.New("shared: redis unreachable")
