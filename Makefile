@@ -36,7 +36,8 @@ vet:
 
 # The domain packages must build and pass without cgo.
 test-nocgo:
-	CGO_ENABLED=0 $(GO) test -count=1 ./chunk/... ./detector/... ./quiet/... ./ban/... ./policy/... ./target/... ./store/... ./acl/... ./enforce/... ./notify/... ./conf/... ./guard/... ./cmd/... ./metrics/... ./peaks/...
+	CGO_ENABLED=0 $(GO) test -count=1 ./chunk/... ./detector/... ./quiet/... ./ban/... ./policy/... ./target/... ./store/... ./acl/... ./enforce/... ./notify/... ./conf/... ./guard/... ./cmd/... \
+	  ./metrics/... ./peaks/... ./shared/...
 
 # Everything, including the real .so driven by the C host (plugin/).
 test-go:
@@ -45,7 +46,8 @@ test-go:
 # The packages with goroutines or state shared across them, under the race
 # detector (needs cgo).
 test-race:
-	CGO_ENABLED=1 $(GO) test -race -count=1 ./quiet/... ./guard/... ./notify/... ./enforce/... ./acl/... ./cmd/... ./metrics/...
+	CGO_ENABLED=1 $(GO) test -race -count=1 ./quiet/... ./guard/... ./notify/... ./enforce/... ./acl/... ./cmd/... \
+	  ./metrics/... ./shared/...
 
 fuzz:
 	@set -e; for t in $(FUZZ); do \
@@ -55,7 +57,7 @@ fuzz:
 	done
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./chunk/ ./detector/ ./guard/ ./plugin/ ./metrics/
+	$(GO) test -run '^$$' -bench . -benchmem ./chunk/ ./detector/ ./guard/ ./plugin/ ./metrics/ ./shared/
 
 docker:
 	docker build -f docker/Dockerfile -t dosguard:dev .

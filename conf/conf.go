@@ -119,6 +119,8 @@ var Keys = []string{
 	KeyEscalationFactor, KeyBlockDurationMax, KeyStateFile, KeyStartupCheck,
 	KeyMaxBlocksPerMinute, KeyNotifyInterval, KeyReconcileInterval,
 	KeyMetricsListen,
+	KeyRedisURL, KeyRedisCluster, KeyRedisKeyPrefix, KeyRedisIAMAuth, KeyRedisUser,
+	KeyRedisCacheName, KeyRedisTimeout, KeyRedisMaxPending, KeySyncInterval,
 }
 
 // Defaults of the optional properties.
@@ -222,6 +224,8 @@ type Config struct {
 	// /metrics ("" = off); outputs of one process with the same address
 	// share one endpoint.
 	MetricsListen string
+	// Redis shares counts and bans between instances; zero: off.
+	Redis Redis
 }
 
 // Error is a configuration error naming the key and its bad value.
@@ -388,6 +392,9 @@ func Parse(g Getter) (Config, error) {
 		return c, err
 	}
 	if err := c.parseRules(get, query, f); err != nil {
+		return c, err
+	}
+	if err := c.parseRedis(get); err != nil {
 		return c, err
 	}
 	if !c.DryRun && c.Blocks() && len(c.ACLIDs) == 0 {

@@ -205,6 +205,7 @@ type Detector struct {
 	maxSet  int      // with Distinct: the largest table, in slots
 	rng     uint64
 	stats   Stats
+	share   *sharing // with Share: counts to sync, the other instances' counts
 }
 
 // New validates cfg, fills in its defaults and returns an empty Detector.
@@ -329,6 +330,7 @@ func (d *Detector) observe(t time.Time, a netip.Addr, h uint64) (Hit, bool) {
 	if d.cfg.Tumbling {
 		n = r[d.slot(tick)]
 	}
+	n += d.shared(k, tick) // the other instances' count, with Share
 	if int64(n) < int64(d.cfg.Threshold) {
 		return Hit{}, false
 	}

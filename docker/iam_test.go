@@ -87,6 +87,11 @@ func calledActions(t *testing.T) []string {
 			actions = append(actions, api.service+":"+m)
 		}
 	}
+	// Redis_IAM_Auth signs ElastiCache connect tokens (package shared):
+	// elasticache:Connect, in a statement of its own.
+	if data, err := os.ReadFile(filepath.Join(repoRoot, "shared", "iam.go")); err == nil && strings.Contains(string(data), `"elasticache"`) {
+		actions = append(actions, "elasticache:Connect")
+	}
 	sort.Strings(actions)
 	return actions
 }
@@ -121,6 +126,8 @@ func (s *stringOrList) UnmarshalJSON(b []byte) error {
 var (
 	naclARN  = regexp.MustCompile(`^arn:aws[a-z-]*:ec2:[a-z0-9-]+:\d{12}:network-acl/(acl-[0-9a-f]+)$`)
 	topicARN = regexp.MustCompile(`^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+$`)
+	// elastiCacheARN is a replication group, serverless cache or user.
+	elastiCacheARN = regexp.MustCompile(`^arn:aws[a-z-]*:elasticache:[a-z0-9-]+:\d{12}:(replicationgroup|serverlesscache|user):[A-Za-z0-9-]+$`)
 )
 
 // TestIAMPolicy checks eks/iam-policy.json against the code: it allows
@@ -172,6 +179,10 @@ func TestIAMPolicy(t *testing.T) {
 					m := naclARN.FindStringSubmatch(r)
 					if m == nil || m[1] != exampleACLID {
 						t.Errorf("%s: %s on %q, want the NACL's ARN (network-acl/%s)", where, a, r, exampleACLID)
+					}
+				case a == "elasticache:Connect":
+					if !elastiCacheARN.MatchString(r) || !strings.Contains(s.Sid, "RedisIAMAuth") || len(s.Action) != 1 {
+						t.Errorf("%s: %s on %q: want the cache's and the user's ARNs, alone in a statement whose Sid names RedisIAMAuth", where, a, r)
 					}
 				case a == "sns:Publish":
 					if !topicARN.MatchString(r) || r != exampleTopicARN {

@@ -68,6 +68,8 @@ type Enforcer struct {
 	history map[netip.Prefix]ban.Offence
 	retryAt map[netip.Prefix]time.Time // after a failed unblock
 	unseen  []ban.Held                 // written, not read back since
+
+	elsewhere []netip.Prefix // shared store: bans ended by another instance, for EndedElsewhere
 }
 
 // New returns an Enforcer of targets remembering in st (nil: in memory).

@@ -104,10 +104,16 @@ func (e *Enforcer) apply(ctx context.Context, a policy.Action, now time.Time) (b
 	b := a.Ban
 	switch a.Kind {
 	case policy.Forget:
+		if e.endedElsewhere(b) {
+			return ban.Event{}, false
+		}
 		e.drop(b.Prefix)
 		e.log.Warn("enforce: entries of a ban are gone from the targets: removed by hand", "prefix", b.Prefix, "entries", b.Entries)
 		return b.Event(ban.Unblocked, ban.RemovedByHand), true
 	case policy.Adopt:
+		if e.madeElsewhere(b.Prefix) {
+			return ban.Event{}, false
+		}
 		e.put(b)
 		e.log.Info("enforce: adopted entry", "prefix", b.Prefix, "entries", b.Entries, "expires_at", b.ExpiresAt)
 		return b.Event(ban.Blocked, ban.Adopted), true

@@ -98,6 +98,9 @@ func (e *Enforcer) Expire(ctx context.Context, now time.Time) []ban.Event {
 			e.log.Info("enforce: ban of another writer's entry ended; entry left in place", "prefix", b.Prefix)
 			continue
 		}
+		if !e.claimEnd(b) { // shared store: another instance ends it
+			continue
+		}
 		ev, err := e.end(ctx, b, now, ban.Expired)
 		if err != nil {
 			e.retryAt[b.Prefix] = now.Add(policy.UnblockRetry)

@@ -49,6 +49,10 @@ func ACLDeps(ctx context.Context, cfg conf.Config) (Deps, error) {
 
 func awsDeps(ctx context.Context, cfg conf.Config, needEC2, needSNS bool, apiOptions ...func(*middleware.Stack) error) (Deps, error) {
 	var d Deps
+	var err error
+	if d.RedisIAM, err = RedisIAM(ctx, cfg); err != nil {
+		return d, err
+	}
 	if !needEC2 && !needSNS {
 		return d, nil
 	}

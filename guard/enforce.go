@@ -68,6 +68,12 @@ func EnforceConfig(c conf.Config) (acl.Config, enforce.Config) {
 // State_File (in memory if none), reading the clock now (nil: time.Now).
 // noAdopt leaves unknown entries alone (the CLI).
 func NewEnforcer(c conf.Config, api acl.EC2API, now func() time.Time, noAdopt bool, logger *slog.Logger) (*enforce.Enforcer, error) {
+	return NewEnforcerIn(c, api, now, noAdopt, nil, logger)
+}
+
+// NewEnforcerIn is NewEnforcer remembering in st (the shared bans on
+// Redis); nil means the State_File, or memory.
+func NewEnforcerIn(c conf.Config, api acl.EC2API, now func() time.Time, noAdopt bool, st store.Store, logger *slog.Logger) (*enforce.Enforcer, error) {
 	ac, ec := EnforceConfig(c)
 	ec.Policy.NoAdopt, ec.Now = noAdopt, now
 	nacls, err := acl.New(ac, api, logger)
@@ -78,9 +84,12 @@ func NewEnforcer(c conf.Config, api acl.EC2API, now func() time.Time, noAdopt bo
 	for i, n := range nacls {
 		targets[i] = n
 	}
-	var st store.Store = &store.Memory{}
-	if c.StateFile != "" {
+	switch {
+	case st != nil:
+	case c.StateFile != "":
 		st = store.File{Path: c.StateFile}
+	default:
+		st = &store.Memory{}
 	}
 	return enforce.New(ec, targets, st, logger)
 }
@@ -198,6 +207,9 @@ func (g *Guard) block(ctx context.Context, ru *rule, h detector.Hit, now time.Ti
 			failed = &events[i]
 		}
 	}
+	if failed != nil {
+		g.releaseBlock(ctx, h.Addr) // another instance may try
+	}
 	switch {
 	case failed == nil:
 		delete(en.transient, h.Addr)
@@ -234,8 +246,8 @@ func (g *Guard) follow(e ban.Event) {
 }
 
 // newEnforcement wraps the enforcer for the worker.
-func newEnforcement(c conf.Config, api acl.EC2API, now func() time.Time, logger *slog.Logger) (*enforcement, error) {
-	e, err := NewEnforcer(c, api, now, false, logger)
+func newEnforcement(c conf.Config, api acl.EC2API, now func() time.Time, st store.Store, logger *slog.Logger) (*enforcement, error) {
+	e, err := NewEnforcerIn(c, api, now, false, st, logger)
 	if err != nil {
 		return nil, fmt.Errorf("guard: %w", err)
 	}

@@ -35,6 +35,7 @@ import (
 	"github.com/dosguard/dosguard/detector"
 	"github.com/dosguard/dosguard/notify"
 	"github.com/dosguard/dosguard/quiet"
+	"github.com/dosguard/dosguard/shared"
 )
 
 // Deps are what a Guard needs from outside: the AWS clients (nil when not
@@ -60,6 +61,12 @@ type Deps struct {
 	// OnDecision, if set, is called by the worker after each decision is
 	// logged and queued for SNS (the CLI prints it; tests observe it).
 	OnDecision func(notify.Decision)
+	// SyncTick starts a sync round with Redis (Redis_URL); the value sent
+	// is ignored. nil means a ticker of Sync_Interval.
+	SyncTick <-chan time.Time
+	// RedisIAM authenticates to ElastiCache with IAM tokens
+	// (Redis_IAM_Auth); nil uses the URL's password, if any.
+	RedisIAM *shared.IAMToken
 }
 
 // Stats counts what the guard has seen and done.
@@ -99,8 +106,9 @@ type Guard struct {
 	stats counters
 	obs   observed // per-rule counters for metrics (metrics.go)
 
-	flush   flushState  // Fluent Bit's threads, under flush.mu
-	work    workerState // the worker goroutine's alone
+	flush   flushState   // Fluent Bit's threads, under flush.mu
+	shared  *sharedState // Redis_URL: global counts and shared bans; nil without
+	work    workerState  // the worker goroutine's alone
 	running lifecycle
 }
 
@@ -137,11 +145,14 @@ func New(cfg conf.Config, deps Deps, logger *slog.Logger) (*Guard, error) {
 	if err := g.flush.init(cfg, g.quiet); err != nil {
 		return nil, err
 	}
+	if err := g.initShared(deps); err != nil {
+		return nil, err
+	}
 	if cfg.Blocks() && len(cfg.ACLIDs) > 0 {
 		if deps.EC2 == nil {
 			return nil, errors.New("guard: Network ACL ids are set but there is no EC2 client")
 		}
-		if g.enf, err = newEnforcement(cfg, deps.EC2, g.now, logger); err != nil {
+		if g.enf, err = newEnforcement(cfg, deps.EC2, g.now, g.sharedStore(), logger); err != nil {
 			return nil, err
 		}
 	}
@@ -184,6 +195,7 @@ func (g *Guard) Start(ctx context.Context) error {
 	l.workerWG.Add(1)
 	go g.runWorker(tick)
 	g.notes.start(l.ctx, ntick)
+	g.startShared()
 	return nil
 }
 
@@ -210,6 +222,7 @@ func (g *Guard) Close(ctx context.Context) error {
 	if !g.flush.close() {
 		return nil
 	}
+	defer g.closeShared()
 	l := &g.running
 	if !l.started {
 		return nil

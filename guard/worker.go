@@ -65,6 +65,9 @@ func (g *Guard) decide(ctx context.Context, j job) {
 	host := netip.PrefixFrom(h.Addr, h.Addr.BitLen())
 	switch {
 	case ru.Action == conf.ActionDetect:
+		if !g.claimDetect(ctx, ru, h.Addr, now) {
+			return // reported by another instance
+		}
 		d := g.decision(ru, h, now)
 		until := now.Add(cooldown(ru))
 		g.quiet.Hold(ru.index, h.Addr, quiet.Cooldown, until)
@@ -74,6 +77,9 @@ func (g *Guard) decide(ctx context.Context, j job) {
 	case g.enf == nil:
 		// Dry-run without Network ACLs: decide only; the address stays
 		// quiet for the ban's length as if it had been blocked.
+		if !g.claimDryRun(ctx, ru, h.Addr, now) {
+			return // decided by another instance
+		}
 		d := g.decision(ru, h, now)
 		d.Status = ban.Blocked
 		if ru.BlockDuration > 0 {
@@ -96,6 +102,9 @@ func (g *Guard) decide(ctx context.Context, j job) {
 		g.log.Debug("already blocked", "host", h.Addr, "rule", ru.Name)
 		return
 	}
+	if !g.claimBlock(ctx, ru, h.Addr, now) {
+		return // blocked by another instance
+	}
 	g.block(ctx, ru, h, now)
 }
 
@@ -111,8 +120,12 @@ func cooldown(ru *rule) time.Duration {
 // and reported as unblocked), lets cool-downs and back-offs lapse, and
 // sweeps the detectors. Only the worker calls it.
 func (g *Guard) expire(ctx context.Context, now time.Time) {
+	g.mergeShared()
 	if g.enf != nil {
 		g.tickEnforcer(ctx, now)
+		for _, p := range g.enf.EndedElsewhere() {
+			g.quiet.Unban(p)
+		}
 	}
 	g.quiet.Lapse(now)
 	st := g.flush.sweep(&g.work.swept)

@@ -108,8 +108,14 @@ func aclCommand(args []string, stdout, stderr io.Writer) error {
 		level = slog.LevelInfo
 	}
 	logger := slog.New(guard.NewLogHandler(stderr, "output:dosguard:acl", level))
+	// With Redis_URL, the bans are the instances' shared ones.
+	st, closeStore, err := guard.OpenSharedStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
 	// The CLI reports unknown entries, never takes them over (noAdopt).
-	m, err := guard.NewEnforcer(cfg, deps.EC2, nil, true, logger)
+	m, err := guard.NewEnforcerIn(cfg, deps.EC2, nil, true, st, logger)
 	if err != nil {
 		return err
 	}
