@@ -85,6 +85,9 @@ func (e *Enforcer) begin(p netip.Prefix, entries []ban.Entry, members []ban.Ban,
 // evicting (OnFull evict, at most policy.MaxEvictions times). It returns
 // the entries and the eviction events.
 func (e *Enforcer) addEvicting(ctx context.Context, p netip.Prefix, members []ban.Ban, now time.Time) ([]ban.Entry, []ban.Event, error) {
+	if len(e.shared) > 0 {
+		return e.addEach(ctx, p, members, now)
+	}
 	var events []ban.Event
 	for evictions := 0; ; evictions++ {
 		if err := e.paced(ctx, now, len(e.targets)); err != nil {

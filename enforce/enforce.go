@@ -56,6 +56,8 @@ type Config struct {
 type Enforcer struct {
 	cfg     policy.Config
 	targets []target.Target
+	shared  map[string]target.Shared // by id: the targets shared with other writers
+	batch   bool                     // between Stage and Commit
 	store   store.Store
 	log     *slog.Logger
 	clock   func() time.Time
@@ -87,6 +89,12 @@ func New(cfg Config, targets []target.Target, st store.Store, logger *slog.Logge
 		st = &store.Memory{}
 	}
 	targets = slices.Clone(targets)
+	shared := make(map[string]target.Shared)
+	for _, t := range targets {
+		if s, ok := t.(target.Shared); ok {
+			shared[t.ID()] = s
+		}
+	}
 	if cfg.DryRun {
 		for i, t := range targets {
 			p, ok := t.(target.Planner)
@@ -101,7 +109,7 @@ func New(cfg Config, targets []target.Target, st store.Store, logger *slog.Logge
 		cfg.Now = func() time.Time { return time.Time{} }
 	}
 	return &Enforcer{
-		cfg: pc, targets: targets, store: st, log: logger, clock: cfg.Now, wait: sleepCtx,
+		cfg: pc, targets: targets, shared: shared, store: st, log: logger, clock: cfg.Now, wait: sleepCtx,
 		limits:  pc.NewLimits(cfg.DryRun),
 		bans:    make(map[netip.Prefix]ban.Ban),
 		history: make(map[netip.Prefix]ban.Offence),

@@ -87,6 +87,7 @@ func (e *Enforcer) Reconcile(ctx context.Context, now time.Time) ([]ban.Event, e
 		}
 		live = append(live, held...)
 	}
+	live = e.ownedLive(live)
 	actions := e.cfg.Reconcile(e.Bans(), live, policy.Inputs{Targets: e.Targets(), Unseen: e.unseen, Now: now})
 	e.unseen = nil
 	var events []ban.Event

@@ -26,10 +26,12 @@ func (e *Enforcer) end(ctx context.Context, b ban.Ban, now time.Time, cause ban.
 	return e.ended(b, gone, cause), nil
 }
 
-// lift ends ban b by hand: every entry is deleted, another writer's too,
+// lift ends ban b by hand: every entry is deleted, another writer's too
+// (but never one of a shared target: an IP set's foreign member stays),
 // and the offence history is forgiven.
 func (e *Enforcer) lift(ctx context.Context, b ban.Ban, now time.Time) (ban.Event, error) {
-	gone, err := e.removeEntries(ctx, b, b.Entries, now)
+	want := slices.DeleteFunc(slices.Clone(b.Entries), func(en ban.Entry) bool { return en.Foreign && e.isShared(en.Target) })
+	gone, err := e.removeEntries(ctx, b, want, now)
 	if err != nil {
 		return ban.Event{}, err
 	}
@@ -161,6 +163,9 @@ func (e *Enforcer) stray(ctx context.Context, p netip.Prefix) (ban.Ban, error) {
 	b := ban.Ban{Prefix: p}
 	var errs []error
 	for _, t := range e.targets {
+		if e.isShared(t.ID()) {
+			continue // its members no ban knows are other writers'
+		}
 		held, err := t.List(ctx)
 		if err != nil {
 			errs = append(errs, err)

@@ -1,0 +1,254 @@
+package enforce
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/dosguard/dosguard/ban"
+	"github.com/dosguard/dosguard/policy"
+	"github.com/dosguard/dosguard/target"
+)
+
+// Shared targets (AWS WAF IP sets, target.Shared) change three things:
+//   - Blocking: each target is tried on its own, only those that take the
+//     prefix's IP version; a ban needs one target to hold it (a full NACL
+//     beside an IP set is skipped, or makes room in itself only, per
+//     OnFull). With NACLs alone, blocking stays all or nothing.
+//   - Ownership: an entry of a shared target is dosguard's only if the
+//     store says so. Reconcile ignores members no ban knows (never
+//     adopted), and nothing removes a member dosguard did not add, not
+//     even Unblock by hand.
+//   - Batching (target.Batcher): between Stage and Commit, adds to such
+//     targets are staged and written in one go; Commit corrects the bans
+//     and the events of the batch with what became of them.
+
+// isShared reports whether the target id is shared.
+func (e *Enforcer) isShared(id string) bool {
+	_, ok := e.shared[id]
+	return ok
+}
+
+// takes reports whether t takes p (a shared target holds one IP version).
+func (e *Enforcer) takes(t target.Target, p netip.Prefix) bool {
+	s, ok := e.shared[t.ID()]
+	return !ok || s.Takes(p)
+}
+
+// addEach adds p to every target taking it, each on its own; a full target
+// makes room in itself (OnFull evict). It fails only when no target holds
+// p, with the targets' errors joined.
+func (e *Enforcer) addEach(ctx context.Context, p netip.Prefix, members []ban.Ban, now time.Time) ([]ban.Entry, []ban.Event, error) {
+	var (
+		entries []ban.Entry
+		events  []ban.Event
+		errs    []error
+	)
+	for _, t := range e.targets {
+		if !e.takes(t, p) {
+			continue
+		}
+		en, evs, err := e.addOne(ctx, t, p, members, now)
+		events = append(events, evs...)
+		if err != nil {
+			e.log.Warn("enforce: target does not hold the ban", "target", t.ID(), "prefix", p, "err", err)
+			errs = append(errs, err)
+			continue
+		}
+		entries = append(entries, en)
+	}
+	if len(entries) > 0 {
+		return entries, events, nil
+	}
+	if len(errs) == 0 {
+		errs = append(errs, fmt.Errorf("enforce: no target takes %s", p))
+	}
+	return nil, events, errors.Join(errs...)
+}
+
+// addOne adds p to t; a full t makes room by evicting, from t only, the
+// entry of the ban that expires soonest (OnFull evict, at most
+// policy.MaxEvictions times).
+func (e *Enforcer) addOne(ctx context.Context, t target.Target, p netip.Prefix, members []ban.Ban, now time.Time) (ban.Entry, []ban.Event, error) {
+	var events []ban.Event
+	for evictions := 0; ; evictions++ {
+		if !e.staging(t) {
+			if err := e.paced(ctx, now, 1); err != nil {
+				return ban.Entry{}, events, err
+			}
+		}
+		en, err := t.Add(ctx, p)
+		if err == nil || !errors.Is(err, target.ErrFull) || e.cfg.OnFull != policy.OnFullEvict || evictions == policy.MaxEvictions {
+			return en, events, err
+		}
+		v, ok := policy.Victim(e.holding(t.ID()), p, members)
+		if !ok {
+			return ban.Entry{}, events, err
+		}
+		ev, evicted, derr := e.evictFrom(ctx, t.ID(), v, now)
+		if derr != nil {
+			e.log.Error("enforce: eviction failed", "target", t.ID(), "victim", v.Prefix, "prefix", p, "err", derr)
+			return ban.Entry{}, events, derr
+		}
+		if evicted {
+			events = append(events, ev)
+		}
+	}
+}
+
+// holding returns the bans with an own entry in target id.
+func (e *Enforcer) holding(id string) []ban.Ban {
+	return slices.DeleteFunc(e.Bans(), func(b ban.Ban) bool {
+		return !slices.ContainsFunc(b.Own(), func(en ban.Entry) bool { return en.Target == id })
+	})
+}
+
+// evictFrom makes room in target id by removing v's entry there: v ends
+// (evicted, an event) when no other target holds it, else it stays banned
+// by the others.
+func (e *Enforcer) evictFrom(ctx context.Context, id string, v ban.Ban, now time.Time) (ban.Event, bool, error) {
+	in := slices.DeleteFunc(slices.Clone(v.Entries), func(en ban.Entry) bool { return en.Target != id })
+	if len(in) == len(v.Entries) {
+		ev, err := e.end(ctx, v, now, ban.Evicted)
+		return ev, err == nil, err
+	}
+	if _, err := e.removeEntries(ctx, v, in, now); err != nil {
+		return ban.Event{}, false, err
+	}
+	v.Entries = slices.DeleteFunc(slices.Clone(v.Entries), func(en ban.Entry) bool { return en.Target == id })
+	e.put(v)
+	e.log.Info("enforce: evicted from a full target; still blocked by the others", "target", id, "prefix", v.Prefix, "entries", v.Entries)
+	return ban.Event{}, false, nil
+}
+
+// staging reports whether t's writes are staged now.
+func (e *Enforcer) staging(t target.Target) bool {
+	_, ok := t.(target.Batcher)
+	return ok && e.batch
+}
+
+// Stage begins a batch: until Commit, adds to batching targets (IP sets)
+// are staged and Block reports them as made.
+func (e *Enforcer) Stage() {
+	e.batch = true
+	for _, t := range e.targets {
+		if b, ok := t.(target.Batcher); ok {
+			b.Stage()
+		}
+	}
+}
+
+// Commit ends a batch begun by Stage at now: the staged adds are written,
+// and the bans and evs (the events of the batch's Blocks, one slice per
+// Block) are corrected with what became of them: an entry whose write
+// failed is struck, a ban left with none fails (its blocked event becomes
+// failed, with the reason), an entry another writer added meanwhile
+// becomes Foreign. It returns the corrected events.
+func (e *Enforcer) Commit(ctx context.Context, now time.Time, evs [][]ban.Event) [][]ban.Event {
+	e.batch = false
+	failedAdd := make(map[ban.Held]error)
+	foreign := make(map[ban.Held]bool)
+	for _, t := range e.targets {
+		b, ok := t.(target.Batcher)
+		if !ok {
+			continue
+		}
+		for _, o := range b.Commit(ctx) {
+			h := ban.Held{Target: t.ID(), Prefix: o.Prefix}
+			switch {
+			case !o.Add:
+			case o.Err != nil:
+				failedAdd[h] = o.Err
+				e.log.Error("enforce: batched write failed", "target", t.ID(), "prefix", o.Prefix, "err", o.Err)
+			case o.Entry.Foreign:
+				foreign[h] = true
+			}
+		}
+	}
+	if len(failedAdd) == 0 && len(foreign) == 0 {
+		return evs
+	}
+	gone := make(map[netip.Prefix]error) // bans left without an entry
+	for _, b := range e.Bans() {
+		fixed, err := fixEntries(b.Prefix, b.Entries, failedAdd, foreign)
+		switch {
+		case len(fixed) == 0:
+			gone[b.Prefix] = err
+			e.drop(b.Prefix)
+		case !slices.Equal(fixed, b.Entries):
+			b.Entries = fixed
+			e.put(b)
+		}
+	}
+	e.unseen = slices.DeleteFunc(e.unseen, func(h ban.Held) bool { _, f := failedAdd[ban.Held{Target: h.Target, Prefix: h.Prefix}]; return f })
+	out := make([][]ban.Event, len(evs))
+	for i, list := range evs {
+		for _, ev := range list {
+			out[i] = append(out[i], fixEvent(ev, failedAdd, foreign, gone))
+		}
+	}
+	e.save(now)
+	return out
+}
+
+// fixEntries strikes from entries of p those whose staged add failed (with
+// the last such error) and marks Foreign those another writer made.
+func fixEntries(p netip.Prefix, entries []ban.Entry, failedAdd map[ban.Held]error, foreign map[ban.Held]bool) ([]ban.Entry, error) {
+	var (
+		out  []ban.Entry
+		last error
+	)
+	for _, en := range entries {
+		h := ban.Held{Target: en.Target, Prefix: p}
+		if err, ok := failedAdd[h]; ok && !en.Foreign {
+			last = err
+			continue
+		}
+		if foreign[h] {
+			en.Foreign = true
+		}
+		out = append(out, en)
+	}
+	return out, last
+}
+
+// fixEvent corrects one event of a batch.
+func fixEvent(ev ban.Event, failedAdd map[ban.Held]error, foreign map[ban.Held]bool, gone map[netip.Prefix]error) ban.Event {
+	if ev.Status != ban.Blocked {
+		return ev
+	}
+	if ev.Cause == ban.Covered {
+		if err, ok := gone[ev.Via]; ok {
+			return failed(ev.Prefix, err)
+		}
+		return ev
+	}
+	fixed, err := fixEntries(ev.Prefix, ev.Entries, failedAdd, foreign)
+	if len(fixed) == 0 && err != nil {
+		f := failed(ev.Prefix, err)
+		f.Members = ev.Members
+		return f
+	}
+	ev.Entries = fixed
+	return ev
+}
+
+// ownedLive keeps, of what the targets hold, the entries of shared
+// targets that a remembered ban knows: the rest are other writers'.
+func (e *Enforcer) ownedLive(live []ban.Held) []ban.Held {
+	if len(e.shared) == 0 {
+		return live
+	}
+	known := make(map[ban.Held]bool)
+	for _, b := range e.Bans() {
+		for _, en := range b.Entries {
+			known[ban.Held{Target: en.Target, Prefix: b.Prefix}] = true
+		}
+	}
+	return slices.DeleteFunc(live, func(h ban.Held) bool {
+		return e.isShared(h.Target) && !known[ban.Held{Target: h.Target, Prefix: h.Prefix}]
+	})
+}
