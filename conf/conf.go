@@ -115,6 +115,7 @@ var Keys = []string{
 	KeyAggregatePrefixV4, KeyAggregatePrefixV6, KeyEscalationWindow,
 	KeyEscalationFactor, KeyBlockDurationMax, KeyStateFile, KeyStartupCheck,
 	KeyMaxBlocksPerMinute, KeyNotifyInterval, KeyReconcileInterval,
+	KeyWAFIPSetARN, KeyWAFEndpoint, KeyWAFEntryLimit,
 }
 
 // Defaults of the optional properties.
@@ -213,6 +214,14 @@ type Config struct {
 	// ReconcileInterval is how often the bans are compared with the NACLs
 	// and drift repaired (0 = only at start).
 	ReconcileInterval time.Duration
+
+	// WAFIPSetARNs are the AWS WAF IP sets that receive every ban of their
+	// IP version, beside or instead of the Network ACLs; WAFEndpoint
+	// overrides the WAF endpoint; WAFEntryLimit caps the addresses of a
+	// set, other writers' counted.
+	WAFIPSetARNs  []string
+	WAFEndpoint   string
+	WAFEntryLimit int
 }
 
 // Error is a configuration error naming the key and its bad value.
@@ -239,7 +248,7 @@ var (
 // optional variable a default: Fluent Bit reads a variable set to "" as unset
 // and warns "[env] variable ${X} is used but not set" for each.
 var unsetWords = map[string]string{
-	KeyNetworkACLID: "none", KeySNSTopicARN: "none", KeyAllowlist: "none",
+	KeyNetworkACLID: "none", KeySNSTopicARN: "none", KeyAllowlist: "none", KeyWAFIPSetARN: "none",
 	KeyDryRun: "auto", KeyRuleNumberRange: "auto",
 }
 
@@ -336,8 +345,11 @@ func Parse(g Getter) (Config, error) {
 		}
 		*e.dst = v
 	}
+	if err := c.parseWAF(get); err != nil {
+		return c, err
+	}
 	dry := get(KeyDryRun)
-	if c.DryRun, err = parseBool(dry, len(c.ACLIDs) == 0); err != nil {
+	if c.DryRun, err = parseBool(dry, !c.Targets()); err != nil {
 		return c, bad(KeyDryRun, dry, "is not on or off")
 	}
 	for _, e := range []struct {
@@ -378,8 +390,8 @@ func Parse(g Getter) (Config, error) {
 	if err := c.parseRules(get, query, f); err != nil {
 		return c, err
 	}
-	if !c.DryRun && c.Blocks() && len(c.ACLIDs) == 0 {
-		return c, bad(KeyDryRun, dry, "needs %s: there is no Network ACL to write to", KeyNetworkACLID)
+	if !c.DryRun && c.Blocks() && !c.Targets() {
+		return c, bad(KeyDryRun, dry, "needs %s or %s: there is no Network ACL or IP set to write to", KeyNetworkACLID, KeyWAFIPSetARN)
 	}
 	return c, nil
 }
