@@ -41,7 +41,14 @@ func (g *Guard) runWorker(tick <-chan time.Time) {
 				close(j.barrier)
 				continue
 			}
-			g.decide(ctx, j)
+			jobs, barrier, closed := g.drain(j)
+			g.decideAll(ctx, jobs)
+			if barrier != nil {
+				close(barrier)
+			}
+			if closed {
+				return
+			}
 		case <-tick:
 			g.expire(ctx, g.clock())
 		}
@@ -142,11 +149,15 @@ func (g *Guard) emitEvent(ru *rule, h detector.Hit, e ban.Event) {
 		ExpiresAt: e.ExpiresAt, ProcessedAt: g.clock(), DryRun: g.cfg.DryRun,
 	}
 	for _, en := range e.Entries {
+		if isIPSet(en.Target) {
+			d.IPSets = append(d.IPSets, en.Target)
+			continue
+		}
 		d.ACLIDs = append(d.ACLIDs, en.Target)
 		d.RuleNumbers = append(d.RuleNumbers, en.Rule)
 	}
-	if len(d.ACLIDs) == 0 {
-		d.ACLIDs = g.cfg.ACLIDs
+	if len(e.Entries) == 0 {
+		d.ACLIDs, d.IPSets = g.cfg.ACLIDs, g.cfg.WAFIPSetARNs
 	}
 	switch {
 	case ru != nil:
@@ -173,7 +184,7 @@ func hostString(p netip.Prefix) string {
 func (g *Guard) decision(ru *rule, h detector.Hit, now time.Time) notify.Decision {
 	return notify.Decision{
 		Rule: ru.Name, Host: h.Addr.String(), Requests: h.Count, Window: ru.Window,
-		ACLIDs: g.cfg.ACLIDs, ProcessedAt: now, Time: h.Last, DryRun: g.cfg.DryRun,
+		ACLIDs: g.cfg.ACLIDs, IPSets: g.cfg.WAFIPSetARNs, ProcessedAt: now, Time: h.Last, DryRun: g.cfg.DryRun,
 	}
 }
 
@@ -199,6 +210,9 @@ func (g *Guard) emit(d notify.Decision) {
 	}
 	if len(d.ACLIDs) > 0 {
 		attrs = append(attrs, slog.Any("acl_ids", d.ACLIDs), slog.Any("rule_numbers", d.RuleNumbers))
+	}
+	if len(d.IPSets) > 0 {
+		attrs = append(attrs, slog.Any("ip_sets", d.IPSets))
 	}
 	if d.Reason != "" {
 		attrs = append(attrs, slog.String("reason", d.Reason))

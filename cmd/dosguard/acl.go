@@ -109,7 +109,7 @@ func aclCommand(args []string, stdout, stderr io.Writer) error {
 	}
 	logger := slog.New(guard.NewLogHandler(stderr, "output:dosguard:acl", level))
 	// The CLI reports unknown entries, never takes them over (noAdopt).
-	m, err := guard.NewEnforcer(cfg, deps.EC2, nil, true, logger)
+	m, err := guard.NewEnforcer(cfg, deps, nil, true, logger)
 	if err != nil {
 		return err
 	}
