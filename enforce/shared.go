@@ -74,13 +74,30 @@ func (e *Enforcer) addEach(ctx context.Context, p netip.Prefix, members []ban.Ba
 // policy.MaxEvictions times).
 func (e *Enforcer) addOne(ctx context.Context, t target.Target, p netip.Prefix, members []ban.Ban, now time.Time) (ban.Entry, []ban.Event, error) {
 	var events []ban.Event
+	full := ban.Held{Target: t.ID(), Prefix: netip.PrefixFrom(p.Addr(), 0).Masked()} // t, in p's family
+	if err, ok := e.full[full]; ok && e.cfg.OnFull != policy.OnFullEvict {
+		return ban.Entry{}, nil, err // found full earlier in this batch
+	}
 	for evictions := 0; ; evictions++ {
+		giveBack := func() {}
 		if !e.staging(t) {
-			if err := e.paced(ctx, now, 1); err != nil {
+			d, cancel, ok := e.limits.ReserveWrites(now, 1)
+			if !ok {
+				return ban.Entry{}, events, fmt.Errorf("enforce: a write exceeds MutateBurst %d", e.cfg.MutateBurst)
+			}
+			if err := e.wait(ctx, d); err != nil {
+				cancel()
 				return ban.Entry{}, events, err
 			}
+			giveBack = cancel
 		}
 		en, err := t.Add(ctx, p)
+		if errors.Is(err, target.ErrFull) {
+			giveBack() // nothing was written
+			if e.batch {
+				e.full[full] = err
+			}
+		}
 		if err == nil || !errors.Is(err, target.ErrFull) || e.cfg.OnFull != policy.OnFullEvict || evictions == policy.MaxEvictions {
 			return en, events, err
 		}
@@ -134,6 +151,7 @@ func (e *Enforcer) staging(t target.Target) bool {
 // are staged and Block reports them as made.
 func (e *Enforcer) Stage() {
 	e.batch = true
+	e.full = make(map[ban.Held]error)
 	for _, t := range e.targets {
 		if b, ok := t.(target.Batcher); ok {
 			b.Stage()
@@ -148,7 +166,7 @@ func (e *Enforcer) Stage() {
 // failed, with the reason), an entry another writer added meanwhile
 // becomes Foreign. It returns the corrected events.
 func (e *Enforcer) Commit(ctx context.Context, now time.Time, evs [][]ban.Event) [][]ban.Event {
-	e.batch = false
+	e.batch, e.full = false, nil
 	failedAdd := make(map[ban.Held]error)
 	foreign := make(map[ban.Held]bool)
 	for _, t := range e.targets {
