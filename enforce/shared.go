@@ -141,14 +141,25 @@ func (e *Enforcer) evictFrom(ctx context.Context, id string, v ban.Ban, now time
 	return ban.Event{}, false, nil
 }
 
+// unstaged counts the entries whose target writes at once (paced).
+func (e *Enforcer) unstaged(entries []ban.Entry) int {
+	n := 0
+	for _, en := range entries {
+		if t := e.target(en.Target); t == nil || !e.staging(t) {
+			n++
+		}
+	}
+	return n
+}
+
 // staging reports whether t's writes are staged now.
 func (e *Enforcer) staging(t target.Target) bool {
 	_, ok := t.(target.Batcher)
 	return ok && e.batch
 }
 
-// Stage begins a batch: until Commit, adds to batching targets (IP sets)
-// are staged and Block reports them as made.
+// Stage begins a batch: until Commit, writes to batching targets (IP
+// sets) are staged and Block, Expire and Flush report them as made.
 func (e *Enforcer) Stage() {
 	e.batch = true
 	e.full = make(map[ban.Held]error)
@@ -159,15 +170,19 @@ func (e *Enforcer) Stage() {
 	}
 }
 
-// Commit ends a batch begun by Stage at now: the staged adds are written,
-// and the bans and evs (the events of the batch's Blocks, one slice per
-// Block) are corrected with what became of them: an entry whose write
+// Commit ends a batch begun by Stage at now: the staged writes are made,
+// and the bans and evs (the events of the batch, one slice per call made
+// in it) are corrected with what became of them: an entry whose add
 // failed is struck, a ban left with none fails (its blocked event becomes
 // failed, with the reason), an entry another writer added meanwhile
-// becomes Foreign. It returns the corrected events.
+// becomes Foreign; an entry whose removal failed stays, its ban kept (and
+// retried policy.UnblockRetry later), struck from its unblocked event,
+// which is dropped when nothing else went. It returns the corrected
+// events.
 func (e *Enforcer) Commit(ctx context.Context, now time.Time, evs [][]ban.Event) [][]ban.Event {
 	e.batch, e.full = false, nil
 	failedAdd := make(map[ban.Held]error)
+	failedRemove := make(map[ban.Held]error)
 	foreign := make(map[ban.Held]bool)
 	for _, t := range e.targets {
 		b, ok := t.(target.Batcher)
@@ -177,6 +192,9 @@ func (e *Enforcer) Commit(ctx context.Context, now time.Time, evs [][]ban.Event)
 		for _, o := range b.Commit(ctx) {
 			h := ban.Held{Target: t.ID(), Prefix: o.Prefix}
 			switch {
+			case !o.Add && o.Err != nil:
+				failedRemove[h] = o.Err
+				e.log.Error("enforce: batched removal failed, will retry", "target", t.ID(), "prefix", o.Prefix, "err", o.Err)
 			case !o.Add:
 			case o.Err != nil:
 				failedAdd[h] = o.Err
@@ -186,9 +204,10 @@ func (e *Enforcer) Commit(ctx context.Context, now time.Time, evs [][]ban.Event)
 			}
 		}
 	}
-	if len(failedAdd) == 0 && len(foreign) == 0 {
+	if len(failedAdd) == 0 && len(foreign) == 0 && len(failedRemove) == 0 {
 		return evs
 	}
+	evs = e.keepFailedRemovals(evs, failedRemove, now)
 	gone := make(map[netip.Prefix]error) // bans left without an entry
 	for _, b := range e.Bans() {
 		fixed, err := fixEntries(b.Prefix, b.Entries, failedAdd, foreign)
@@ -210,6 +229,61 @@ func (e *Enforcer) Commit(ctx context.Context, now time.Time, evs [][]ban.Event)
 	}
 	e.save(now)
 	return out
+}
+
+// keepFailedRemovals puts back the entries whose removal failed: their ban
+// is remembered again (merged with a ban of its prefix made meanwhile)
+// and retried later; they are struck from the unblocked events, an event
+// left with none dropped.
+func (e *Enforcer) keepFailedRemovals(evs [][]ban.Event, failedRemove map[ban.Held]error, now time.Time) [][]ban.Event {
+	if len(failedRemove) == 0 {
+		return evs
+	}
+	out := make([][]ban.Event, len(evs))
+	for i, list := range evs {
+		for _, ev := range list {
+			if ev.Status != ban.Unblocked {
+				out[i] = append(out[i], ev)
+				continue
+			}
+			var kept, gone []ban.Entry
+			for _, en := range ev.Entries {
+				if _, f := failedRemove[ban.Held{Target: en.Target, Prefix: ev.Prefix}]; f {
+					kept = append(kept, en)
+				} else {
+					gone = append(gone, en)
+				}
+			}
+			if len(kept) > 0 {
+				b := ev.Ban.Clone()
+				b.Entries = kept
+				e.mu.Lock()
+				if cur, ok := e.bans[b.Prefix]; ok {
+					b.Entries = append(slices.Clone(cur.Entries), kept...)
+				}
+				e.bans[b.Prefix] = b
+				e.mu.Unlock()
+				e.retryAt[b.Prefix] = now.Add(policy.UnblockRetry)
+			}
+			if len(gone) == 0 {
+				continue
+			}
+			ev.Entries = gone
+			out[i] = append(out[i], ev)
+		}
+	}
+	return out
+}
+
+// batched runs f as a batch when a target writes in batches (and no batch
+// is under way), committing its writes and correcting its events.
+func (e *Enforcer) batched(ctx context.Context, now time.Time, f func() []ban.Event) []ban.Event {
+	if e.batch || !slices.ContainsFunc(e.targets, func(t target.Target) bool { _, ok := t.(target.Batcher); return ok }) {
+		return f()
+	}
+	e.Stage()
+	events := f()
+	return e.Commit(ctx, now, [][]ban.Event{events})[0]
 }
 
 // fixEntries strikes from entries of p those whose staged add failed (with

@@ -369,3 +369,36 @@ func TestWAFFull(t *testing.T) {
 		})
 	}
 }
+
+// TestWAFExpireBatched: 200 bans ending together leave the set in one
+// update; a failed update keeps them, to be retried, and nothing is
+// reported unblocked that was not.
+func TestWAFExpireBatched(t *testing.T) {
+	ctx := context.Background()
+	env := newWAFEnv(t, wafConfig{foreign4: []string{"192.0.2.9/32"}})
+	env.batch(attackers(200), at(time.Second))
+	updates := env.waf.CallCount(waftest.UpdateIPSet)
+	env.waf.Fail(waftest.UpdateIPSet, "WAFInternalErrorException", 500, 1000)
+	if evs := env.m.Expire(ctx, at(2*time.Hour)); len(evs) != 0 {
+		t.Errorf("expiry during a 5xx storm reported %d unblocked", len(evs))
+	}
+	if n := len(env.m.Bans()); n != 200 {
+		t.Fatalf("%d bans kept, want the 200", n)
+	}
+	if evs := env.m.Expire(ctx, at(2*time.Hour+time.Second)); len(evs) != 0 {
+		t.Errorf("retried before policy.UnblockRetry: %d events", len(evs))
+	}
+	env.waf.ClearFaults()
+	before := env.waf.CallCount(waftest.UpdateIPSet)
+	evs := env.m.Expire(ctx, at(3*time.Hour))
+	if len(evs) != 200 {
+		t.Errorf("%d unblocked after the storm, want 200", len(evs))
+	}
+	if n := env.waf.CallCount(waftest.UpdateIPSet) - before; n != 1 {
+		t.Errorf("expiry of 200 bans: %d UpdateIPSet calls, want 1", n)
+	}
+	t.Logf("expiry of 200 bans: 1 UpdateIPSet (the block batch took %d)", updates-2)
+	if got := env.set4(); !slices.Equal(got, []string{"192.0.2.9/32"}) {
+		t.Errorf("after expiry the set holds %v, want the other writer's only", got)
+	}
+}

@@ -96,8 +96,7 @@ type Shared interface {
 // set's UpdateIPSet replaces the whole list). Between Stage and Commit,
 // Add and Remove record their change and return at once: Add still
 // answers Foreign and ErrFull, from one read of the target per batch;
-// Remove of a prefix added in the same batch cancels the add, any other
-// Remove is made at once.
+// Remove of a prefix added in the same batch cancels the add.
 type Batcher interface {
 	Target
 	// Stage starts staging writes.

@@ -116,7 +116,7 @@ type Set struct {
 	seen    map[netip.Prefix]bool // members at the batch's first Add; nil: not read
 }
 
-// change is one Add (add) or Remove.
+// change is one staged Add (add) or Remove.
 type change struct {
 	p   netip.Prefix
 	add bool
@@ -310,17 +310,21 @@ func (s *Set) full(p netip.Prefix, count int) error {
 		Err: fmt.Errorf("%s: %d of %d addresses used (WAF_Entry_Limit)", p, count, s.cfg.EntryLimit)}
 }
 
-// Remove takes p out of the set if it is there; rule is ignored (a set
-// has no rule numbers). While staging, the Remove of a prefix staged for
-// adding cancels the add; any other is written at once. A prefix not in
-// the set is not an error.
+// Remove takes p out of the set if it is there, at once or, while
+// staging, at Commit (the Remove of a prefix staged for adding cancels the
+// add); rule is ignored (a set has no rule numbers). A prefix not in the
+// set is not an error.
 func (s *Set) Remove(ctx context.Context, p netip.Prefix, _ int) error {
 	if err := s.check("unblock", p); err != nil {
 		return err
 	}
 	s.mu.Lock()
-	if i := slices.Index(s.staged, change{p: p, add: true}); s.staging && i >= 0 {
-		s.staged = slices.Delete(s.staged, i, i+1)
+	if s.staging {
+		if i := slices.Index(s.staged, change{p: p, add: true}); i >= 0 {
+			s.staged = slices.Delete(s.staged, i, i+1)
+		} else if !slices.Contains(s.staged, change{p: p}) {
+			s.staged = append(s.staged, change{p: p})
+		}
 		s.mu.Unlock()
 		return nil
 	}

@@ -217,27 +217,27 @@ func TestBatch(t *testing.T) {
 	if n := f.srv.CallCount(waftest.UpdateIPSet); n != 0 {
 		t.Fatalf("UpdateIPSet calls while staging = %d", n)
 	}
-	// A Remove of a prefix not staged is made at once.
-	if err := f.v4.Remove(ctx, pfx("192.0.2.99/32"), 0); err != nil {
+	// A Remove of a prefix not staged for adding is staged too.
+	if err := f.v4.Remove(ctx, pfx("198.51.100.9/32"), 0); err != nil {
 		t.Fatal(err)
 	}
 	if n := f.srv.CallCount(waftest.UpdateIPSet); n != 0 {
 		t.Fatalf("UpdateIPSet calls while staging = %d", n)
 	}
 	outs := f.v4.Commit(ctx)
-	if len(outs) != 3 {
-		t.Fatalf("Commit outcomes = %+v, want 3 adds (the removed one cancelled)", outs)
+	if len(outs) != 4 {
+		t.Fatalf("Commit outcomes = %+v, want 3 adds (the removed one cancelled) and a remove", outs)
 	}
 	for _, o := range outs {
-		if o.Err != nil || !o.Add || o.Entry.Foreign {
+		if o.Err != nil || o.Add != (o.Prefix != pfx("198.51.100.9/32")) || o.Entry.Foreign {
 			t.Errorf("outcome %+v", o)
 		}
 	}
-	if got, want := f.addrs4(), []string{"198.51.100.9/32", "203.0.113.1/32", "203.0.113.2/32", "203.0.113.3/32"}; !slices.Equal(got, want) {
+	if got, want := f.addrs4(), []string{"203.0.113.1/32", "203.0.113.2/32", "203.0.113.3/32"}; !slices.Equal(got, want) {
 		t.Errorf("set = %v, want %v", got, want)
 	}
-	if g, u := f.srv.CallCount(waftest.GetIPSet), f.srv.CallCount(waftest.UpdateIPSet); g != 3 || u != 1 {
-		t.Errorf("calls: %d Get, %d Update; want 3 Get (stage, remove of a non-member, commit), 1 Update", g, u)
+	if g, u := f.srv.CallCount(waftest.GetIPSet), f.srv.CallCount(waftest.UpdateIPSet); g != 2 || u != 1 {
+		t.Errorf("calls: %d Get, %d Update; want 2 Get (stage, commit), 1 Update", g, u)
 	}
 	if outs := f.v4.Commit(ctx); outs != nil {
 		t.Errorf("second Commit = %v", outs)

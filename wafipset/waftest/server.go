@@ -251,6 +251,13 @@ func (s *Server) Fail(op, code string, status, times int) {
 	s.faults = append(s.faults, &fault{op: op, code: code, status: status, left: times})
 }
 
+// ClearFaults drops the faults injected by Fail and not yet used.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
+}
+
 // Stall holds calls of op ("*": any) until release is called, the client
 // gives up or the server closes.
 func (s *Server) Stall(op string) (release func()) {
