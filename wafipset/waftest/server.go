@@ -24,11 +24,9 @@
 package waftest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -43,6 +41,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/wafv2"
+
+	"github.com/dosguard/dosguard/internal/awstest"
 )
 
 // Operations the server answers.
@@ -130,7 +130,7 @@ func (s *Server) Client(t testing.TB, region string, optFns ...func(*wafv2.Optio
 		Region:       region,
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDWAFTEST", "waftest-secret", ""),
 		BaseEndpoint: aws.String(s.URL()),
-		HTTPClient:   &http.Client{Transport: ownBody{s.srv.Client().Transport}},
+		HTTPClient:   &http.Client{Transport: awstest.OwnBody{RT: s.srv.Client().Transport}},
 		Retryer: retry.NewStandard(func(so *retry.StandardOptions) {
 			so.MaxAttempts = 5
 			so.MaxBackoff = 5 * time.Millisecond
@@ -138,25 +138,6 @@ func (s *Server) Client(t testing.TB, region string, optFns ...func(*wafv2.Optio
 		}),
 	}
 	return wafv2.New(o, optFns...)
-}
-
-// ownBody gives the transport a request body of its own (see acltest).
-type ownBody struct{ rt http.RoundTripper }
-
-func (o ownBody) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Body == nil || r.Body == http.NoBody {
-		return o.rt.RoundTrip(r)
-	}
-	b, err := io.ReadAll(r.Body)
-	r.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	r = r.Clone(r.Context())
-	r.ContentLength = int64(len(b))
-	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
-	r.Body, _ = r.GetBody()
-	return o.rt.RoundTrip(r)
 }
 
 // ARN returns the ARN of an IP set as AWS forms it.
