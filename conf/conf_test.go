@@ -434,3 +434,32 @@ func TestParseWAF(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadWAF: the IP set keys in classic and YAML configs.
+func TestLoadWAF(t *testing.T) {
+	dir := t.TempDir()
+	arn := "arn:aws:wafv2:us-east-1:123456789012:global/ipset/edge-v4/abcd"
+	for name, body := range map[string]string{
+		"fluent-bit.conf": "[OUTPUT]\n    Name            dosguard\n    Match           *\n    Threshold       10\n    WAF_IP_Set_ARN  " + arn + "\n    WAF_Entry_Limit 5000\n",
+		"fluent-bit.yaml": "pipeline:\n  outputs:\n    - name: dosguard\n      match: '*'\n      threshold: 10\n      waf_ip_set_arn: " + arn + "\n      waf_entry_limit: 5000\n",
+	} {
+		f, err := LoadFile(write(t, dir, name, body), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs := f.Outputs("dosguard")
+		if len(outs) != 1 {
+			t.Fatalf("%s: %d outputs", name, len(outs))
+		}
+		c, err := Parse(outs[0])
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !reflect.DeepEqual(c.WAFIPSetARNs, []string{arn}) || c.WAFEntryLimit != 5000 || c.DryRun {
+			t.Errorf("%s: IP sets %q, limit %d, dry run %v", name, c.WAFIPSetARNs, c.WAFEntryLimit, c.DryRun)
+		}
+		if u := Unknown(outs[0]); len(u) != 0 {
+			t.Errorf("%s: Unknown = %q", name, u)
+		}
+	}
+}

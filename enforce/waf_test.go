@@ -402,3 +402,33 @@ func TestWAFExpireBatched(t *testing.T) {
 		t.Errorf("after expiry the set holds %v, want the other writer's only", got)
 	}
 }
+
+// TestWAFDryRun: a dry run reads the sets and writes nothing; the IPv6
+// attacker is planned into the IPv6 set only.
+func TestWAFDryRun(t *testing.T) {
+	ctx := context.Background()
+	srv := waftest.NewServer(t)
+	v4 := srv.AddSet(waftest.Regional, "v4", "id4", "IPV4", "192.0.2.9/32")
+	v6 := srv.AddSet(waftest.Regional, "v6", "id6", "IPV6")
+	sets, err := wafipset.New(wafipset.Config{ARNs: []string{v4, v6}}, func(r string) wafipset.WAFAPI { return srv.Client(t, r) }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := enforce.New(enforce.Config{DryRun: true, Policy: policy.Config{MaxBlocksPerMinute: -1}}, []target.Target{sets[0], sets[1]}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if evs, err := e.Start(ctx, t0, true); err != nil || len(evs) != 0 {
+		t.Fatalf("Start: %v, %v (another writer's member must not be adopted)", short(evs), err)
+	}
+	m := manager{e, time.Hour}
+	got := append(short(m.Block(ctx, netip.MustParseAddr("203.0.113.7"), at(time.Second))),
+		short(m.Block(ctx, netip.MustParseAddr("2001:db8::7"), at(time.Second)))...)
+	want := []string{"blocked 203.0.113.7/32 " + v4 + ":0", "blocked 2001:db8::7/128 " + v6 + ":0"}
+	if !slices.Equal(got, want) {
+		t.Errorf("dry-run events %v, want %v", got, want)
+	}
+	if n := srv.CallCount(waftest.UpdateIPSet); n != 0 {
+		t.Errorf("dry run made %d UpdateIPSet calls", n)
+	}
+}
