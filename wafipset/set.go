@@ -114,6 +114,7 @@ type Set struct {
 	staging bool
 	staged  []change
 	seen    map[netip.Prefix]bool // members at the batch's first Add; nil: not read
+	seenErr error                 // why that read failed: the batch's other Adds fail alike
 }
 
 // change is one staged Add (add) or Remove.
@@ -270,13 +271,19 @@ func (s *Set) Add(ctx context.Context, p netip.Prefix) (ban.Entry, error) {
 // stageAdd records the add of p, reading the set once per batch.
 func (s *Set) stageAdd(ctx context.Context, p netip.Prefix) (ban.Entry, error) {
 	s.mu.Lock()
-	read := s.seen != nil
+	read, readErr := s.seen != nil, s.seenErr
 	s.mu.Unlock()
+	if readErr != nil {
+		return ban.Entry{}, readErr // one slow read per batch, not one per ban
+	}
 	if !read {
 		cctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
 		sn, err := s.get(cctx)
 		cancel()
 		if err != nil {
+			s.mu.Lock()
+			s.seenErr = err
+			s.mu.Unlock()
 			return ban.Entry{}, err
 		}
 		s.mu.Lock()
@@ -344,7 +351,7 @@ func (s *Set) Stage() {
 func (s *Set) Commit(ctx context.Context) []target.Outcome {
 	s.mu.Lock()
 	staged := s.staged
-	s.staging, s.staged, s.seen = false, nil, nil
+	s.staging, s.staged, s.seen, s.seenErr = false, nil, nil, nil
 	s.mu.Unlock()
 	if len(staged) == 0 {
 		return nil

@@ -393,3 +393,28 @@ func TestPlan(t *testing.T) {
 		t.Errorf("dry run wrote: %d updates", n)
 	}
 }
+
+// TestBatchReadFails: when the batch's read of the set fails, the batch's
+// other adds fail alike without calling WAF again.
+func TestBatchReadFails(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, wafipset.Config{CallTimeout: time.Second})
+	f.srv.Fail(waftest.GetIPSet, "AccessDeniedException", 400, 1)
+	f.v4.Stage()
+	for i := 1; i <= 3; i++ {
+		if _, err := f.v4.Add(ctx, pfx(fmt.Sprintf("203.0.113.%d/32", i))); target.Code(err) != "AccessDeniedException" {
+			t.Errorf("staged Add %d: %v, want AccessDeniedException", i, err)
+		}
+	}
+	if n := f.srv.CallCount(waftest.GetIPSet); n != 1 {
+		t.Errorf("GetIPSet calls = %d, want 1 for the batch", n)
+	}
+	if outs := f.v4.Commit(ctx); outs != nil {
+		t.Errorf("Commit = %v, want nothing staged", outs)
+	}
+	f.v4.Stage()
+	if _, err := f.v4.Add(ctx, pfx("203.0.113.1/32")); err != nil {
+		t.Errorf("next batch: %v", err)
+	}
+	f.v4.Commit(ctx)
+}
