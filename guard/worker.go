@@ -74,7 +74,7 @@ func (g *Guard) decide(ctx context.Context, j job) {
 		d := g.decision(ru, h, now)
 		until := now.Add(cooldown(ru))
 		g.quiet.Hold(ru.index, h.Addr, quiet.Cooldown, until)
-		d.Status, d.ExpiresAt, d.ACLIDs = ban.Detected, until, nil
+		d.Status, d.ExpiresAt, d.ACLIDs, d.IPSets = ban.Detected, until, nil, nil
 		g.emit(d)
 		return
 	case g.enf == nil:
