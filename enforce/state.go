@@ -77,8 +77,19 @@ func (e *Enforcer) Start(ctx context.Context, now time.Time, check bool) ([]ban.
 // targets; unknown entries of the managed range are adopted as dosguard's
 // own, expiring BlockDuration after now (event blocked, cause Adopted),
 // unless NoAdopt. A listing failure is returned (matching ErrUnavailable
-// when transient) and nothing changes.
+// when transient) and nothing changes. The IP sets' entries written again
+// go out as one batch.
 func (e *Enforcer) Reconcile(ctx context.Context, now time.Time) ([]ban.Event, error) {
+	var err error
+	events := e.batched(ctx, now, func() []ban.Event {
+		var evs []ban.Event
+		evs, err = e.reconcile(ctx, now)
+		return evs
+	})
+	return events, err
+}
+
+func (e *Enforcer) reconcile(ctx context.Context, now time.Time) ([]ban.Event, error) {
 	var live []ban.Held
 	for _, t := range e.targets {
 		held, err := t.List(ctx)
@@ -127,7 +138,7 @@ func (e *Enforcer) readd(ctx context.Context, p netip.Prefix, en ban.Entry, now 
 	if t == nil {
 		return
 	}
-	if err := e.paced(ctx, now, 1); err != nil {
+	if err := e.paced(ctx, now, e.unstaged([]ban.Entry{en})); err != nil {
 		e.log.Error("enforce: missing entry not written again", "target", en.Target, "prefix", p, "err", err)
 		return
 	}

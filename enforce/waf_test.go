@@ -432,3 +432,24 @@ func TestWAFDryRun(t *testing.T) {
 		t.Errorf("dry run made %d UpdateIPSet calls", n)
 	}
 }
+
+// TestWAFReconcileReadds: members of dosguard's removed from the set by
+// someone else while the NACL still holds the bans are written again, in
+// one update.
+func TestWAFReconcileReadds(t *testing.T) {
+	ctx := context.Background()
+	env := newWAFEnv(t, wafConfig{nacl: true})
+	a := attackers(5)
+	env.batch(a, at(time.Second))
+	env.waf.Write(waftest.Regional, "v4", "id4", nil, hosts(a))
+	before := env.waf.CallCount(waftest.UpdateIPSet)
+	if _, err := env.m.Reconcile(ctx, at(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if got := env.set4(); !slices.Equal(got, hosts(a)) {
+		t.Errorf("after reconcile the set holds %v, want %v", got, hosts(a))
+	}
+	if n := env.waf.CallCount(waftest.UpdateIPSet) - before; n != 1 {
+		t.Errorf("reconcile wrote %d updates, want 1", n)
+	}
+}
