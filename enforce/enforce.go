@@ -58,6 +58,7 @@ type Enforcer struct {
 	targets []target.Target
 	shared  map[string]target.Shared // by id: the targets shared with other writers
 	batch   bool                     // between Stage and Commit
+	dirty   bool                     // a save was put off to Commit
 	full    map[ban.Held]error       // targets (and family, as a /0) found full in the batch
 	store   store.Store
 	log     *slog.Logger

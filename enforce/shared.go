@@ -205,6 +205,10 @@ func (e *Enforcer) Commit(ctx context.Context, now time.Time, evs [][]ban.Event)
 		}
 	}
 	if len(failedAdd) == 0 && len(foreign) == 0 && len(failedRemove) == 0 {
+		if e.dirty {
+			e.dirty = false
+			e.save(now)
+		}
 		return evs
 	}
 	evs = e.keepFailedRemovals(evs, failedRemove, now)
@@ -227,6 +231,7 @@ func (e *Enforcer) Commit(ctx context.Context, now time.Time, evs [][]ban.Event)
 			out[i] = append(out[i], fixEvent(ev, failedAdd, foreign, gone))
 		}
 	}
+	e.dirty = false
 	e.save(now)
 	return out
 }

@@ -39,9 +39,13 @@ func (e *Enforcer) Load() {
 }
 
 // save drops offence history older than the escalation window and writes
-// the state to the store. A write error is logged: the targets stay the
-// truth and Start rebuilds from them.
+// the state to the store (in a batch: once, at Commit). A write error is
+// logged: the targets stay the truth and Start rebuilds from them.
 func (e *Enforcer) save(now time.Time) {
+	if e.batch {
+		e.dirty = true // saved once, at Commit
+		return
+	}
 	bans := e.Bans()
 	for p, o := range e.history {
 		active := slices.ContainsFunc(bans, func(b ban.Ban) bool { return b.Prefix == p })
