@@ -71,12 +71,12 @@ func (e *Enforcer) addEach(ctx context.Context, p netip.Prefix, members []ban.Ba
 
 // addOne adds p to t; a full t makes room by evicting, from t only, the
 // entry of the ban that expires soonest (OnFull evict, at most
-// policy.MaxEvictions times).
+// policy.MaxEvictions times) among those evictable.
 func (e *Enforcer) addOne(ctx context.Context, t target.Target, p netip.Prefix, members []ban.Ban, now time.Time) (ban.Entry, []ban.Event, error) {
 	var events []ban.Event
 	full := ban.Held{Target: t.ID(), Prefix: netip.PrefixFrom(p.Addr(), 0).Masked()} // t, in p's family
-	if err, ok := e.full[full]; ok && e.cfg.OnFull != policy.OnFullEvict {
-		return ban.Entry{}, nil, err // found full earlier in this batch
+	if err, ok := e.full[full]; ok {
+		return ban.Entry{}, nil, err // found full, with no victim, earlier in this batch
 	}
 	for evictions := 0; ; evictions++ {
 		giveBack := func() {}
@@ -94,15 +94,21 @@ func (e *Enforcer) addOne(ctx context.Context, t target.Target, p netip.Prefix, 
 		en, err := t.Add(ctx, p)
 		if errors.Is(err, target.ErrFull) {
 			giveBack() // nothing was written
+		}
+		if err == nil || !errors.Is(err, target.ErrFull) || evictions == policy.MaxEvictions {
+			return en, events, err
+		}
+		var (
+			v  ban.Ban
+			ok bool
+		)
+		if e.cfg.OnFull == policy.OnFullEvict {
+			v, ok = policy.Victim(e.evictable(t.ID()), p, members)
+		}
+		if !ok {
 			if e.batch {
 				e.full[full] = err
 			}
-		}
-		if err == nil || !errors.Is(err, target.ErrFull) || e.cfg.OnFull != policy.OnFullEvict || evictions == policy.MaxEvictions {
-			return en, events, err
-		}
-		v, ok := policy.Victim(e.holding(t.ID()), p, members)
-		if !ok {
 			return ban.Entry{}, events, err
 		}
 		ev, evicted, derr := e.evictFrom(ctx, t.ID(), v, now)
@@ -116,10 +122,17 @@ func (e *Enforcer) addOne(ctx context.Context, t target.Target, p netip.Prefix, 
 	}
 }
 
-// holding returns the bans with an own entry in target id.
-func (e *Enforcer) holding(id string) []ban.Ban {
+// evictable returns the bans whose entry in target id may be evicted: an
+// own entry, and, unless id is shared (an IP set), no entry in another
+// target. A NACL beside an IP set thus keeps the entries it has rather
+// than churning them for bans the IP set holds anyway; it evicts only for
+// what no other target takes (the other family, an IP set full).
+func (e *Enforcer) evictable(id string) []ban.Ban {
 	return slices.DeleteFunc(e.Bans(), func(b ban.Ban) bool {
-		return !slices.ContainsFunc(b.Own(), func(en ban.Entry) bool { return en.Target == id })
+		if !slices.ContainsFunc(b.Own(), func(en ban.Entry) bool { return en.Target == id }) {
+			return true
+		}
+		return !e.isShared(id) && slices.ContainsFunc(b.Entries, func(en ban.Entry) bool { return en.Target != id })
 	})
 }
 

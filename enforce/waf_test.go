@@ -121,7 +121,8 @@ func hosts(addrs []netip.Addr) []string {
 }
 
 // Test200Attackers: 200 attackers at once go into the IP set in one
-// Get + Update; the NACL beside it holds its 18; every one is blocked.
+// Get + Update; the NACL beside it holds its 18 (with evict too: it does
+// not churn entries for bans the IP set holds); every one is blocked.
 func Test200Attackers(t *testing.T) {
 	for _, onFull := range []string{policy.OnFullRefuse, policy.OnFullEvict} {
 		t.Run(onFull, func(t *testing.T) {
@@ -167,8 +168,9 @@ func Test200Attackers(t *testing.T) {
 			if inNACL != 18 || len(env.m.Bans()) != 200 {
 				t.Errorf("bans: %d, with a NACL entry: %d; want 200 and 18", len(env.m.Bans()), inNACL)
 			}
-			if onFull == policy.OnFullRefuse {
-				consistentNACL(t, env)
+			consistentNACL(t, env)
+			if n := env.ec2.CallCount("*") - ec2Calls; n > 40 {
+				t.Errorf("%d EC2 calls, want 18 Describe+Create and one Describe finding the NACL full", n)
 			}
 		})
 	}
@@ -452,4 +454,26 @@ func TestWAFReconcileReadds(t *testing.T) {
 	if n := env.waf.CallCount(waftest.UpdateIPSet) - before; n != 1 {
 		t.Errorf("reconcile wrote %d updates, want 1", n)
 	}
+}
+
+// TestWAFEvictFromOneTarget: a full IP set beside a NACL makes room by
+// taking out the entry of the ban expiring soonest, which stays blocked by
+// the NACL; the NACL, full, keeps its entries for bans the set holds.
+func TestWAFEvictFromOneTarget(t *testing.T) {
+	ctx := context.Background()
+	env := newWAFEnv(t, wafConfig{nacl: true, onFull: policy.OnFullEvict, entryLimit: 1})
+	a := attackers(2)
+	env.m.Block(ctx, a[0], at(time.Second))
+	evs := env.m.Block(ctx, a[1], at(2*time.Second))
+	if got, want := short(evs), []string{"blocked " + hosts(a[1:])[0] + " acl-1:2 " + env.v4 + ":0"}; !slices.Equal(got, want) {
+		t.Errorf("events %v, want %v (no unblocked: the victim stays in the NACL)", got, want)
+	}
+	if got := env.set4(); !slices.Equal(got, hosts(a[1:])) {
+		t.Errorf("set = %v, want the newer attacker", got)
+	}
+	b, ok := env.m.Covering(a[0])
+	if !ok || len(b.Entries) != 1 || b.Entries[0].Target != "acl-1" {
+		t.Errorf("victim's ban = %+v, %v; want it kept with its NACL entry only", b, ok)
+	}
+	consistentNACL(t, env)
 }
