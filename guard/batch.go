@@ -2,7 +2,6 @@ package guard
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/dosguard/dosguard/ban"
@@ -75,6 +74,3 @@ func (g *Guard) decideAll(ctx context.Context, jobs []job) {
 		g.settle(b.ru, b.hit, b.now, evs[i])
 	}
 }
-
-// isIPSet reports whether a target id is a WAF IP set's ARN.
-func isIPSet(id string) bool { return strings.HasPrefix(id, "arn:") }

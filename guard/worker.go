@@ -11,6 +11,7 @@ import (
 	"github.com/dosguard/dosguard/detector"
 	"github.com/dosguard/dosguard/notify"
 	"github.com/dosguard/dosguard/quiet"
+	"github.com/dosguard/dosguard/wafipset"
 )
 
 // workerState is the worker goroutine's own.
@@ -149,7 +150,7 @@ func (g *Guard) emitEvent(ru *rule, h detector.Hit, e ban.Event) {
 		ExpiresAt: e.ExpiresAt, ProcessedAt: g.clock(), DryRun: g.cfg.DryRun,
 	}
 	for _, en := range e.Entries {
-		if isIPSet(en.Target) {
+		if wafipset.IsTarget(en.Target) {
 			d.IPSets = append(d.IPSets, en.Target)
 			continue
 		}

@@ -49,3 +49,7 @@ func ParseARN(s string) (ARN, error) {
 
 // String returns the ARN as given.
 func (a ARN) String() string { return a.Raw }
+
+// IsTarget reports whether a target id (ban.Entry.Target) is an IP set's:
+// a Set's id is its ARN, a network ACL's is "acl-...".
+func IsTarget(id string) bool { return strings.HasPrefix(id, "arn:") }

@@ -16,6 +16,7 @@ import (
 	"github.com/dosguard/dosguard/conf"
 	"github.com/dosguard/dosguard/enforce"
 	"github.com/dosguard/dosguard/guard"
+	"github.com/dosguard/dosguard/wafipset"
 )
 
 const aclUsage = `usage: dosguard acl list|unblock <addr|cidr>|flush [flags]
@@ -157,7 +158,7 @@ func printListing(w io.Writer, entries []enforce.Listing) {
 	for _, e := range entries {
 		since, expires, offences, note := "-", "-", "-", "unmanaged"
 		where := fmt.Sprintf("%s:%d", e.Target, e.Rule)
-		if isIPSet(e.Target) {
+		if wafipset.IsTarget(e.Target) {
 			note, where = "not dosguard's", e.Target
 		}
 		if b := e.Ban; b != nil {
@@ -181,7 +182,7 @@ func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 func printEvent(w io.Writer, e ban.Event, dry bool) {
 	var rules []string
 	for _, en := range e.Entries {
-		if isIPSet(en.Target) {
+		if wafipset.IsTarget(en.Target) {
 			rules = append(rules, en.Target)
 			continue
 		}
@@ -200,6 +201,3 @@ func printEvent(w io.Writer, e ban.Event, dry bool) {
 	}
 	fmt.Fprintln(w, line)
 }
-
-// isIPSet reports whether a target id is a WAF IP set's ARN.
-func isIPSet(id string) bool { return strings.HasPrefix(id, "arn:") }
