@@ -27,6 +27,7 @@ package acltest
 import (
 	"context"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -117,7 +118,7 @@ type Server struct {
 	denyWrites bool
 	ignoreDry  bool
 	faults     []*fault
-	stalls     map[string]chan struct{}
+	stalls     awstest.Stalls
 	hooks      []func(action string, form url.Values)
 	calls      []Call
 	requests   int
@@ -154,7 +155,6 @@ func NewServer() *Server {
 		closed: make(chan struct{}),
 		acls:   make(map[string]*networkACL),
 		quota:  DefaultQuota,
-		stalls: make(map[string]chan struct{}),
 	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
 	return s
@@ -330,26 +330,7 @@ func (s *Server) addFault(f *fault) {
 // recorded and before they are handled, until release is called, the
 // client gives up on the request, or the server is closed. release may be
 // called more than once.
-func (s *Server) Stall(action string) (release func()) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ch, ok := s.stalls[action]
-	if !ok {
-		ch = make(chan struct{})
-		s.stalls[action] = ch
-	}
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			if s.stalls[action] == ch {
-				delete(s.stalls, action)
-				close(ch)
-			}
-		})
-	}
-}
+func (s *Server) Stall(action string) (release func()) { return s.stalls.Stall(action) }
 
 // OnCall adds a hook run for every call, after it is recorded and before it
 // is stalled, failed or handled, with no lock held: the hook may call any
@@ -494,24 +475,13 @@ func signed(r *http.Request) bool {
 // waitStall blocks while action is stalled; it returns an error if ctx
 // ended or the server closed first.
 func (s *Server) waitStall(ctx context.Context, action string) *apiError {
-	for {
-		s.mu.Lock()
-		ch, ok := s.stalls[action]
-		if !ok {
-			ch, ok = s.stalls["*"]
-		}
-		s.mu.Unlock()
-		if !ok {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return errorf(http.StatusServiceUnavailable, "RequestCanceled", "acltest: client gave up: %v", ctx.Err())
-		case <-s.closed:
-			return errorf(http.StatusServiceUnavailable, "ServiceUnavailable", "acltest: server closed")
-		}
+	switch err := s.stalls.Wait(ctx, action, s.closed); {
+	case errors.Is(err, awstest.ErrClosed):
+		return errorf(http.StatusServiceUnavailable, "ServiceUnavailable", "acltest: server closed")
+	case err != nil:
+		return errorf(http.StatusServiceUnavailable, "RequestCanceled", "acltest: client gave up: %v", err)
 	}
+	return nil
 }
 
 // takeFault consumes one injected fault for action; s.mu must be held.

@@ -86,7 +86,7 @@ type Server struct {
 	sets       map[string]*ipSet // by scope/name/id
 	denyWrites bool
 	faults     []*fault
-	stalls     map[string]chan struct{}
+	stalls     awstest.Stalls
 	hooks      []func(c Call)
 	calls      []Call
 	tokens     int
@@ -106,7 +106,7 @@ type fault struct {
 
 // NewServer starts a server with no IP sets, closed at the end of t.
 func NewServer(t testing.TB) *Server {
-	s := &Server{closed: make(chan struct{}), sets: make(map[string]*ipSet), stalls: make(map[string]chan struct{})}
+	s := &Server{closed: make(chan struct{}), sets: make(map[string]*ipSet)}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
 	t.Cleanup(s.Close)
 	return s
@@ -241,26 +241,7 @@ func (s *Server) ClearFaults() {
 
 // Stall holds calls of op ("*": any) until release is called, the client
 // gives up or the server closes.
-func (s *Server) Stall(op string) (release func()) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ch, ok := s.stalls[op]
-	if !ok {
-		ch = make(chan struct{})
-		s.stalls[op] = ch
-	}
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			if s.stalls[op] == ch {
-				delete(s.stalls, op)
-				close(ch)
-			}
-		})
-	}
-}
+func (s *Server) Stall(op string) (release func()) { return s.stalls.Stall(op) }
 
 // OnCall adds a hook run for every call, after it is recorded and before
 // it is stalled, failed or handled, with no lock held: it may call any
@@ -479,24 +460,10 @@ func canonical(a, version string) (string, error) {
 }
 
 func (s *Server) waitStall(ctx context.Context, op string) *apiError {
-	for {
-		s.mu.Lock()
-		ch, ok := s.stalls[op]
-		if !ok {
-			ch, ok = s.stalls["*"]
-		}
-		s.mu.Unlock()
-		if !ok {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return errorf(http.StatusServiceUnavailable, "ServiceUnavailable", "waftest: client gave up")
-		case <-s.closed:
-			return errorf(http.StatusServiceUnavailable, "ServiceUnavailable", "waftest: server closed")
-		}
+	if err := s.stalls.Wait(ctx, op, s.closed); err != nil {
+		return errorf(http.StatusServiceUnavailable, "ServiceUnavailable", "waftest: %v", err)
 	}
+	return nil
 }
 
 // takeFault consumes one injected fault for op; s.mu must be held.
