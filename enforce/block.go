@@ -72,6 +72,12 @@ func (e *Enforcer) begin(p netip.Prefix, entries []ban.Entry, members []ban.Ban,
 	offences, d := e.cfg.Escalate(e.history[p], now, base)
 	b := ban.Ban{Prefix: p, Entries: entries, Since: at, ExpiresAt: policy.ExpiresAt(at, d, members), Offences: offences, Duration: d}
 	e.put(b)
+	if e.batch {
+		if _, seen := e.before[p]; !seen {
+			o, had := e.history[p]
+			e.before[p] = offence{o, had}
+		}
+	}
 	e.history[p] = policy.Started(b, at)
 	for _, en := range entries {
 		if !en.Foreign {

@@ -59,6 +59,7 @@ type Enforcer struct {
 	shared  map[string]target.Shared // by id: the targets shared with other writers
 	batch   bool                     // between Stage and Commit
 	dirty   bool                     // a save was put off to Commit
+	before  map[netip.Prefix]offence // history of the prefixes begun in the batch, as it was
 	full    map[ban.Held]error       // targets (and family, as a /0) found full in the batch
 	store   store.Store
 	log     *slog.Logger
@@ -72,6 +73,12 @@ type Enforcer struct {
 	history map[netip.Prefix]ban.Offence
 	retryAt map[netip.Prefix]time.Time // after a failed unblock
 	unseen  []ban.Held                 // written, not read back since
+}
+
+// offence is an offence history entry as it was, or its absence.
+type offence struct {
+	o   ban.Offence
+	had bool
 }
 
 // New returns an Enforcer of targets remembering in st (nil: in memory).

@@ -176,6 +176,7 @@ func (e *Enforcer) staging(t target.Target) bool {
 func (e *Enforcer) Stage() {
 	e.batch = true
 	e.full = make(map[ban.Held]error)
+	e.before = make(map[netip.Prefix]offence)
 	for _, t := range e.targets {
 		if b, ok := t.(target.Batcher); ok {
 			b.Stage()
@@ -193,7 +194,8 @@ func (e *Enforcer) Stage() {
 // which is dropped when nothing else went. It returns the corrected
 // events.
 func (e *Enforcer) Commit(ctx context.Context, now time.Time, evs [][]ban.Event) [][]ban.Event {
-	e.batch, e.full = false, nil
+	before := e.before
+	e.batch, e.full, e.before = false, nil, nil
 	failedAdd := make(map[ban.Held]error)
 	failedRemove := make(map[ban.Held]error)
 	foreign := make(map[ban.Held]bool)
@@ -232,6 +234,13 @@ func (e *Enforcer) Commit(ctx context.Context, now time.Time, evs [][]ban.Event)
 		case len(fixed) == 0:
 			gone[b.Prefix] = err
 			e.drop(b.Prefix)
+			if o, ok := before[b.Prefix]; ok { // a ban that never was: no offence
+				if o.had {
+					e.history[b.Prefix] = o.o
+				} else {
+					delete(e.history, b.Prefix)
+				}
+			}
 		case !slices.Equal(fixed, b.Entries):
 			b.Entries = fixed
 			e.put(b)

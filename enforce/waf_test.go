@@ -477,3 +477,19 @@ func TestWAFEvictFromOneTarget(t *testing.T) {
 	}
 	consistentNACL(t, env)
 }
+
+// TestWAFFailedBatchNoOffence: a ban whose batched write failed counts no
+// offence: the next ban of the address lasts the base duration.
+func TestWAFFailedBatchNoOffence(t *testing.T) {
+	env := newWAFEnv(t, wafConfig{})
+	a := attackers(1)
+	env.waf.Fail(waftest.UpdateIPSet, "AccessDeniedException", 400, 1)
+	if s, _ := lastStatus(env.batch(a, at(time.Second))[0]); s != ban.Failed {
+		t.Fatalf("status %s, want failed", s)
+	}
+	evs := env.batch(a, at(time.Minute))
+	last := evs[0][len(evs[0])-1]
+	if last.Status != ban.Blocked || last.Offences != 1 || last.Duration != time.Hour {
+		t.Errorf("after a failed batch: %s, offences %d, duration %v; want blocked, 1, 1h", last.Status, last.Offences, last.Duration)
+	}
+}
