@@ -36,7 +36,7 @@ vet:
 
 # The domain packages must build and pass without cgo.
 test-nocgo:
-	CGO_ENABLED=0 $(GO) test -count=1 ./chunk/... ./detector/... ./quiet/... ./ban/... ./policy/... ./target/... ./store/... ./acl/... ./enforce/... ./notify/... ./conf/... ./guard/... ./cmd/... \
+	CGO_ENABLED=0 $(GO) test -count=1 ./chunk/... ./detector/... ./quiet/... ./ban/... ./policy/... ./target/... ./store/... ./acl/... ./wafipset/... ./enforce/... ./notify/... ./conf/... ./guard/... ./cmd/... \
 	  ./metrics/... ./peaks/... ./shared/...
 
 # Everything, including the real .so driven by the C host (plugin/).
@@ -46,7 +46,7 @@ test-go:
 # The packages with goroutines or state shared across them, under the race
 # detector (needs cgo).
 test-race:
-	CGO_ENABLED=1 $(GO) test -race -count=1 ./quiet/... ./guard/... ./notify/... ./enforce/... ./acl/... ./cmd/... \
+	CGO_ENABLED=1 $(GO) test -race -count=1 ./quiet/... ./guard/... ./notify/... ./enforce/... ./acl/... ./wafipset/... ./cmd/... \
 	  ./metrics/... ./shared/...
 
 fuzz:

@@ -121,6 +121,7 @@ var Keys = []string{
 	KeyMetricsListen,
 	KeyRedisURL, KeyRedisCluster, KeyRedisKeyPrefix, KeyRedisIAMAuth, KeyRedisUser,
 	KeyRedisCacheName, KeyRedisTimeout, KeyRedisMaxPending, KeySyncInterval,
+	KeyWAFIPSetARN, KeyWAFEndpoint, KeyWAFEntryLimit,
 }
 
 // Defaults of the optional properties.
@@ -226,6 +227,14 @@ type Config struct {
 	MetricsListen string
 	// Redis shares counts and bans between instances; zero: off.
 	Redis Redis
+
+	// WAFIPSetARNs are the AWS WAF IP sets that receive every ban of their
+	// IP version, beside or instead of the Network ACLs; WAFEndpoint
+	// overrides the WAF endpoint; WAFEntryLimit caps the addresses of a
+	// set, other writers' counted.
+	WAFIPSetARNs  []string
+	WAFEndpoint   string
+	WAFEntryLimit int
 }
 
 // Error is a configuration error naming the key and its bad value.
@@ -252,7 +261,7 @@ var (
 // optional variable a default: Fluent Bit reads a variable set to "" as unset
 // and warns "[env] variable ${X} is used but not set" for each.
 var unsetWords = map[string]string{
-	KeyNetworkACLID: "none", KeySNSTopicARN: "none", KeyAllowlist: "none",
+	KeyNetworkACLID: "none", KeySNSTopicARN: "none", KeyAllowlist: "none", KeyWAFIPSetARN: "none",
 	KeyDryRun: "auto", KeyRuleNumberRange: "auto",
 }
 
@@ -349,8 +358,11 @@ func Parse(g Getter) (Config, error) {
 		}
 		*e.dst = v
 	}
+	if err := c.parseWAF(get); err != nil {
+		return c, err
+	}
 	dry := get(KeyDryRun)
-	if c.DryRun, err = parseBool(dry, len(c.ACLIDs) == 0); err != nil {
+	if c.DryRun, err = parseBool(dry, !c.Targets()); err != nil {
 		return c, bad(KeyDryRun, dry, "is not on or off")
 	}
 	for _, e := range []struct {
@@ -397,8 +409,8 @@ func Parse(g Getter) (Config, error) {
 	if err := c.parseRedis(get); err != nil {
 		return c, err
 	}
-	if !c.DryRun && c.Blocks() && len(c.ACLIDs) == 0 {
-		return c, bad(KeyDryRun, dry, "needs %s: there is no Network ACL to write to", KeyNetworkACLID)
+	if !c.DryRun && c.Blocks() && !c.Targets() {
+		return c, bad(KeyDryRun, dry, "needs %s or %s: there is no Network ACL or IP set to write to", KeyNetworkACLID, KeyWAFIPSetARN)
 	}
 	return c, nil
 }

@@ -23,6 +23,7 @@ func TestParseDefaults(t *testing.T) {
 		NACLEntryLimit: 20, OnFull: OnFullEvict, AggregatePrefixV4: 24, AggregatePrefixV6: 64,
 		EscalationWindow: 24 * time.Hour, EscalationFactor: 2, BlockDurationMax: 7 * 24 * time.Hour,
 		StartupCheck: true, MaxBlocksPerMinute: 30, NotifyInterval: 10 * time.Second, ReconcileInterval: time.Minute,
+		WAFEntryLimit: 10000,
 	}
 	want.Rules = c.Rules
 	if len(c.Rules) != 1 || c.Rules[0].Name != "block.default" || c.Rules[0].Threshold != 1000 ||
@@ -404,5 +405,61 @@ func TestLoadYAMLEnvOrder(t *testing.T) {
 	}
 	if _, err := LoadFile(write(t, dir, "empty.yaml", "env:\npipeline:\n  outputs: []\n"), nil); err != nil {
 		t.Errorf("empty env: %v", err)
+	}
+}
+
+func TestParseWAF(t *testing.T) {
+	v4 := "arn:aws:wafv2:eu-west-1:123456789012:regional/ipset/dosguard-v4/1111"
+	v6 := "arn:aws:wafv2:eu-west-1:123456789012:regional/ipset/dosguard-v6/2222"
+	c, err := Parse(Props{"threshold": "10", KeyWAFIPSetARN: v4 + ", " + v6 + "," + v4, KeyWAFEndpoint: "http://127.0.0.1:9", KeyWAFEntryLimit: "500"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c.WAFIPSetARNs, []string{v4, v6}) || c.WAFEndpoint != "http://127.0.0.1:9" || c.WAFEntryLimit != 500 || c.DryRun {
+		t.Errorf("Parse = ARNs %q, endpoint %q, limit %d, dry run %v", c.WAFIPSetARNs, c.WAFEndpoint, c.WAFEntryLimit, c.DryRun)
+	}
+	if c, err := Parse(Props{"threshold": "10", KeyWAFIPSetARN: "none"}); err != nil || len(c.WAFIPSetARNs) != 0 || !c.DryRun {
+		t.Errorf("none: %+v, %v", c.WAFIPSetARNs, err)
+	}
+	for _, tt := range []struct{ key, value, want string }{
+		{KeyWAFIPSetARN, "arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/x/1", `dosguard: WAF_IP_Set_ARN: "arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/x/1" is not a WAFv2 IP set ARN`},
+		{KeyWAFIPSetARN, "acl-0123456789abcdef0", `dosguard: WAF_IP_Set_ARN: "acl-0123456789abcdef0" is not a WAFv2 IP set ARN`},
+		{KeyWAFEndpoint, "localhost:80", `dosguard: WAF_Endpoint: "localhost:80" is not an http(s) URL`},
+		{KeyWAFEntryLimit, "10001", `dosguard: WAF_Entry_Limit: "10001" is not an integer from 1 to 10000`},
+		{KeyWAFEntryLimit, "0", `dosguard: WAF_Entry_Limit: "0" is not an integer from 1 to 10000`},
+	} {
+		_, err := Parse(Props{"threshold": "10", tt.key: tt.value})
+		if err == nil || !strings.HasPrefix(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("Parse(%s=%s) = %v, want one line starting %q", tt.key, tt.value, err, tt.want)
+		}
+	}
+}
+
+// TestLoadWAF: the IP set keys in classic and YAML configs.
+func TestLoadWAF(t *testing.T) {
+	dir := t.TempDir()
+	arn := "arn:aws:wafv2:us-east-1:123456789012:global/ipset/edge-v4/abcd"
+	for name, body := range map[string]string{
+		"fluent-bit.conf": "[OUTPUT]\n    Name            dosguard\n    Match           *\n    Threshold       10\n    WAF_IP_Set_ARN  " + arn + "\n    WAF_Entry_Limit 5000\n",
+		"fluent-bit.yaml": "pipeline:\n  outputs:\n    - name: dosguard\n      match: '*'\n      threshold: 10\n      waf_ip_set_arn: " + arn + "\n      waf_entry_limit: 5000\n",
+	} {
+		f, err := LoadFile(write(t, dir, name, body), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs := f.Outputs("dosguard")
+		if len(outs) != 1 {
+			t.Fatalf("%s: %d outputs", name, len(outs))
+		}
+		c, err := Parse(outs[0])
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !reflect.DeepEqual(c.WAFIPSetARNs, []string{arn}) || c.WAFEntryLimit != 5000 || c.DryRun {
+			t.Errorf("%s: IP sets %q, limit %d, dry run %v", name, c.WAFIPSetARNs, c.WAFEntryLimit, c.DryRun)
+		}
+		if u := Unknown(outs[0]); len(u) != 0 {
+			t.Errorf("%s: Unknown = %q", name, u)
+		}
 	}
 }

@@ -24,6 +24,12 @@ const (
 	exampleTopicARN = "arn:aws:sns:ap-northeast-1:111122223333:dosguard"
 )
 
+// exampleIPSetARNs are the example WAF IP sets (IPv4, IPv6) of the honeypot.
+var exampleIPSetARNs = []string{
+	"arn:aws:wafv2:ap-northeast-1:111122223333:regional/ipset/dosguard-v4/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+	"arn:aws:wafv2:ap-northeast-1:111122223333:regional/ipset/dosguard-v6/1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d",
+}
+
 // envFunc turns a map into the env argument of conf.LoadFile.
 func envFunc(m map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) {

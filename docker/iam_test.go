@@ -21,6 +21,7 @@ import (
 var awsAPIs = []struct{ dir, iface, service string }{
 	{"acl", "EC2API", "ec2"},
 	{"notify", "SNSAPI", "sns"},
+	{"wafipset", "WAFAPI", "wafv2"},
 }
 
 // calledActions derives the IAM actions the code needs: the methods of each
@@ -131,8 +132,9 @@ var (
 )
 
 // TestIAMPolicy checks eks/iam-policy.json against the code: it allows
-// exactly the actions packages acl and notify call, no more, no fewer; the
-// NACL writes are scoped to the NACL's ARN, sns:Publish to the topic's ARN, and
+// exactly the actions packages acl, notify and wafipset call, no more, no
+// fewer; the NACL writes are scoped to the NACL's ARN, the IP set calls
+// (wafv2:GetIPSet, wafv2:UpdateIPSet) to the IP sets' ARNs, sns:Publish to the topic's ARN, and
 // only the read-only Describe call has Resource "*" (EC2 cannot scope it).
 // The NACL and topic are the ones the ConfigMaps name.
 func TestIAMPolicy(t *testing.T) {
@@ -183,6 +185,10 @@ func TestIAMPolicy(t *testing.T) {
 				case a == "elasticache:Connect":
 					if !elastiCacheARN.MatchString(r) || !strings.Contains(s.Sid, "RedisIAMAuth") || len(s.Action) != 1 {
 						t.Errorf("%s: %s on %q: want the cache's and the user's ARNs, alone in a statement whose Sid names RedisIAMAuth", where, a, r)
+					}
+				case strings.HasPrefix(a, "wafv2:"):
+					if !slices.Contains(exampleIPSetARNs, r) {
+						t.Errorf("%s: %s on %q, want one of the IP sets' ARNs %v", where, a, r, exampleIPSetARNs)
 					}
 				case a == "sns:Publish":
 					if !topicARN.MatchString(r) || r != exampleTopicARN {

@@ -343,6 +343,9 @@ func TestConfigMapConfigsParse(t *testing.T) {
 					t.Errorf("ConfigMap %s: output %d: NACL %v, region %q, topic %q; want %s, %s, %s as in iam-policy.json",
 						key, i, cfg.ACLIDs, cfg.Region, cfg.TopicARN, exampleACLID, exampleRegion, exampleTopicARN)
 				}
+				if len(cfg.WAFIPSetARNs) > 0 && !slices.Equal(cfg.WAFIPSetARNs, exampleIPSetARNs) {
+					t.Errorf("ConfigMap %s: output %d: IP sets %v, want %v as in iam-policy.json", key, i, cfg.WAFIPSetARNs, exampleIPSetARNs)
+				}
 			}
 		}
 	}

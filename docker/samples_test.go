@@ -3,6 +3,7 @@ package docker
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -174,18 +175,22 @@ func TestAccessLogParsers(t *testing.T) {
 }
 
 // rightmostXFF is the reference the xff_client regex must agree with: the
-// last comma-separated entry of the X-Forwarded-For header line.
+// last comma-separated entry of all the X-Forwarded-For header lines
+// joined in order (RFC 9110: field lines of one name combine).
 func rightmostXFF(header string) (string, bool) {
+	var values []string
 	for _, l := range strings.Split(strings.ReplaceAll(header, "\r\n", "\n"), "\n") {
 		name, value, ok := strings.Cut(l, ":")
-		if !ok || !strings.EqualFold(name, "X-Forwarded-For") {
-			continue
+		if ok && strings.EqualFold(name, "X-Forwarded-For") {
+			values = append(values, value)
 		}
-		parts := strings.Split(value, ",")
-		last := strings.TrimSpace(parts[len(parts)-1])
-		return last, last != ""
 	}
-	return "", false
+	if len(values) == 0 {
+		return "", false
+	}
+	parts := strings.Split(strings.Join(values, ","), ",")
+	last := strings.TrimSpace(parts[len(parts)-1])
+	return last, last != ""
 }
 
 // TestXFFClient checks the xff_client regex on forged and odd headers: it
@@ -210,6 +215,9 @@ func TestXFFClient(t *testing.T) {
 		{"header after a bare LF", "Referer: /?\nX-Forwarded-For: 192.0.2.1\r\n", "192.0.2.1"},
 		{"name inside another value, same line", "Referer: /?X-Forwarded-For: 192.0.2.1\r\nX-Forwarded-For: 198.51.100.4\r\n", "198.51.100.4"},
 		{"no header", "Host: a\r\nUser-Agent: x\r\n", ""},
+		{"two lines: the client's own first", "Host: a\nX-Forwarded-For: 192.0.2.1\nX-Forwarded-For: 203.0.113.50\n\n", "203.0.113.50"},
+		{"two lines apart, CRLF", "X-Forwarded-For: 192.0.2.1, 192.0.2.9\r\nHost: a\r\nX-Forwarded-For: 192.0.2.2, 198.51.100.4\r\n\r\n", "198.51.100.4"},
+		{"three lines", "X-Forwarded-For: 192.0.2.1\nX-Forwarded-For: 192.0.2.2\nX-Forwarded-For: 198.51.100.4\n", "198.51.100.4"},
 	}
 	for _, tc := range tests {
 		rec, _, ok, _ := p.parse(tc.header)
@@ -224,12 +232,20 @@ func TestXFFClient(t *testing.T) {
 }
 
 // TestHoneypotSample runs the wowhoneypot and xff_client parsers over every
-// line of the honeypot sample, with CRLF and LF header line ends: the
-// client is always the rightmost X-Forwarded-For entry, clientip always the
-// ALB's private address, and the forged 192.0.2.1 never comes out.
+// line of the honeypot sample (the real program's format: LF header line
+// ends, base64 payload, a version field), with LF and CRLF header line
+// ends: the client is always the rightmost X-Forwarded-For entry of all
+// the lines, clientip always the ALB's private address, and the forged
+// 192.0.2.1 never comes out, not even from the two-line forgery.
 func TestHoneypotSample(t *testing.T) {
 	parsers := loadParsers(t, "parsers.conf")
 	jsonP, xff := parsers["wowhoneypot"], parsers["xff_client"]
+	twoLines := 0
+	defer func() {
+		if twoLines == 0 {
+			t.Error("no two-line X-Forwarded-For forgery in the sample")
+		}
+	}()
 	for i, line := range readLines(t, "samples/wowhoneypot.jsonl") {
 		rec, ts, ok, err := jsonP.parse(line)
 		if !ok || err != nil {
@@ -245,7 +261,16 @@ func TestHoneypotSample(t *testing.T) {
 		if !ok {
 			t.Fatalf("line %d: no X-Forwarded-For in the sample header", i+1)
 		}
-		for _, h := range []string{rec["header"], strings.ReplaceAll(rec["header"], "\r\n", "\n")} {
+		if !strings.HasSuffix(rec["header"], "\n\n") || strings.Contains(rec["header"], "\r") || rec["version"] != "HTTP/1.1" {
+			t.Errorf("line %d: not the real format (LF header ending in a blank line, version): %q, %q", i+1, rec["header"], rec["version"])
+		}
+		if _, err := base64.StdEncoding.DecodeString(rec["payload"]); err != nil {
+			t.Errorf("line %d: payload %q is not base64", i+1, rec["payload"])
+		}
+		if strings.Count(rec["header"], "X-Forwarded-For:") > 1 {
+			twoLines++
+		}
+		for _, h := range []string{rec["header"], strings.ReplaceAll(rec["header"], "\n", "\r\n")} {
 			got, _, ok, _ := xff.parse(h)
 			if !ok || got["xff_client"] != want {
 				t.Fatalf("line %d: xff_client = %q (match %v), want %q", i+1, got["xff_client"], ok, want)

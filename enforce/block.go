@@ -72,6 +72,12 @@ func (e *Enforcer) begin(p netip.Prefix, entries []ban.Entry, members []ban.Ban,
 	offences, d := e.cfg.Escalate(e.history[p], now, base)
 	b := ban.Ban{Prefix: p, Entries: entries, Since: at, ExpiresAt: policy.ExpiresAt(at, d, members), Offences: offences, Duration: d}
 	e.put(b)
+	if e.batch {
+		if _, seen := e.before[p]; !seen {
+			o, had := e.history[p]
+			e.before[p] = offence{o, had}
+		}
+	}
 	e.history[p] = policy.Started(b, at)
 	for _, en := range entries {
 		if !en.Foreign {
@@ -85,6 +91,9 @@ func (e *Enforcer) begin(p netip.Prefix, entries []ban.Entry, members []ban.Ban,
 // evicting (OnFull evict, at most policy.MaxEvictions times). It returns
 // the entries and the eviction events.
 func (e *Enforcer) addEvicting(ctx context.Context, p netip.Prefix, members []ban.Ban, now time.Time) ([]ban.Entry, []ban.Event, error) {
+	if len(e.shared) > 0 {
+		return e.addEach(ctx, p, members, now)
+	}
 	var events []ban.Event
 	for evictions := 0; ; evictions++ {
 		if err := e.paced(ctx, now, len(e.targets)); err != nil {

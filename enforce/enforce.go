@@ -56,6 +56,11 @@ type Config struct {
 type Enforcer struct {
 	cfg     policy.Config
 	targets []target.Target
+	shared  map[string]target.Shared // by id: the targets shared with other writers
+	batch   bool                     // between Stage and Commit
+	dirty   bool                     // a save was put off to Commit
+	before  map[netip.Prefix]offence // history of the prefixes begun in the batch, as it was
+	full    map[ban.Held]error       // targets (and family, as a /0) found full in the batch
 	store   store.Store
 	log     *slog.Logger
 	clock   func() time.Time
@@ -70,6 +75,12 @@ type Enforcer struct {
 	unseen  []ban.Held                 // written, not read back since
 
 	elsewhere []netip.Prefix // shared store: bans ended by another instance, for EndedElsewhere
+}
+
+// offence is an offence history entry as it was, or its absence.
+type offence struct {
+	o   ban.Offence
+	had bool
 }
 
 // New returns an Enforcer of targets remembering in st (nil: in memory).
@@ -89,6 +100,12 @@ func New(cfg Config, targets []target.Target, st store.Store, logger *slog.Logge
 		st = &store.Memory{}
 	}
 	targets = slices.Clone(targets)
+	shared := make(map[string]target.Shared)
+	for _, t := range targets {
+		if s, ok := t.(target.Shared); ok {
+			shared[t.ID()] = s
+		}
+	}
 	if cfg.DryRun {
 		for i, t := range targets {
 			p, ok := t.(target.Planner)
@@ -103,7 +120,7 @@ func New(cfg Config, targets []target.Target, st store.Store, logger *slog.Logge
 		cfg.Now = func() time.Time { return time.Time{} }
 	}
 	return &Enforcer{
-		cfg: pc, targets: targets, store: st, log: logger, clock: cfg.Now, wait: sleepCtx,
+		cfg: pc, targets: targets, shared: shared, store: st, log: logger, clock: cfg.Now, wait: sleepCtx,
 		limits:  pc.NewLimits(cfg.DryRun),
 		bans:    make(map[netip.Prefix]ban.Ban),
 		history: make(map[netip.Prefix]ban.Offence),

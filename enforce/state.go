@@ -39,9 +39,13 @@ func (e *Enforcer) Load() {
 }
 
 // save drops offence history older than the escalation window and writes
-// the state to the store. A write error is logged: the targets stay the
-// truth and Start rebuilds from them.
+// the state to the store (in a batch: once, at Commit). A write error is
+// logged: the targets stay the truth and Start rebuilds from them.
 func (e *Enforcer) save(now time.Time) {
+	if e.batch {
+		e.dirty = true // saved once, at Commit
+		return
+	}
 	bans := e.Bans()
 	for p, o := range e.history {
 		active := slices.ContainsFunc(bans, func(b ban.Ban) bool { return b.Prefix == p })
@@ -77,8 +81,19 @@ func (e *Enforcer) Start(ctx context.Context, now time.Time, check bool) ([]ban.
 // targets; unknown entries of the managed range are adopted as dosguard's
 // own, expiring BlockDuration after now (event blocked, cause Adopted),
 // unless NoAdopt. A listing failure is returned (matching ErrUnavailable
-// when transient) and nothing changes.
+// when transient) and nothing changes. The IP sets' entries written again
+// go out as one batch.
 func (e *Enforcer) Reconcile(ctx context.Context, now time.Time) ([]ban.Event, error) {
+	var err error
+	events := e.batched(ctx, now, func() []ban.Event {
+		var evs []ban.Event
+		evs, err = e.reconcile(ctx, now)
+		return evs
+	})
+	return events, err
+}
+
+func (e *Enforcer) reconcile(ctx context.Context, now time.Time) ([]ban.Event, error) {
 	var live []ban.Held
 	for _, t := range e.targets {
 		held, err := t.List(ctx)
@@ -87,6 +102,7 @@ func (e *Enforcer) Reconcile(ctx context.Context, now time.Time) ([]ban.Event, e
 		}
 		live = append(live, held...)
 	}
+	live = e.ownedLive(live)
 	actions := e.cfg.Reconcile(e.Bans(), live, policy.Inputs{Targets: e.Targets(), Unseen: e.unseen, Now: now})
 	e.unseen = nil
 	var events []ban.Event
@@ -132,7 +148,7 @@ func (e *Enforcer) readd(ctx context.Context, p netip.Prefix, en ban.Entry, now 
 	if t == nil {
 		return
 	}
-	if err := e.paced(ctx, now, 1); err != nil {
+	if err := e.paced(ctx, now, e.unstaged([]ban.Entry{en})); err != nil {
 		e.log.Error("enforce: missing entry not written again", "target", en.Target, "prefix", p, "err", err)
 		return
 	}

@@ -26,10 +26,12 @@ func (e *Enforcer) end(ctx context.Context, b ban.Ban, now time.Time, cause ban.
 	return e.ended(b, gone, cause), nil
 }
 
-// lift ends ban b by hand: every entry is deleted, another writer's too,
+// lift ends ban b by hand: every entry is deleted, another writer's too
+// (but never one of a shared target: an IP set's foreign member stays),
 // and the offence history is forgiven.
 func (e *Enforcer) lift(ctx context.Context, b ban.Ban, now time.Time) (ban.Event, error) {
-	gone, err := e.removeEntries(ctx, b, b.Entries, now)
+	want := slices.DeleteFunc(slices.Clone(b.Entries), func(en ban.Entry) bool { return en.Foreign && e.isShared(en.Target) })
+	gone, err := e.removeEntries(ctx, b, want, now)
 	if err != nil {
 		return ban.Event{}, err
 	}
@@ -51,7 +53,7 @@ func (e *Enforcer) ended(b ban.Ban, gone []ban.Entry, cause ban.Cause) ban.Event
 // dropped if none is left), so the bans match the targets, and the error
 // is returned.
 func (e *Enforcer) removeEntries(ctx context.Context, b ban.Ban, want []ban.Entry, now time.Time) ([]ban.Entry, error) {
-	if err := e.paced(ctx, now, len(want)); err != nil {
+	if err := e.paced(ctx, now, e.unstaged(want)); err != nil {
 		return nil, fmt.Errorf("enforce: unblock %s: %w", b.Prefix, err)
 	}
 	var (
@@ -85,8 +87,13 @@ func (e *Enforcer) removeEntries(ctx context.Context, b ban.Ban, want []ban.Entr
 // event (cause Expired) for each whose entries were deleted. A ban of
 // another writer's entries is forgotten without an event, its entries left
 // to their owner. A failed delete keeps the ban (minus what was deleted)
-// and is retried policy.UnblockRetry later.
+// and is retried policy.UnblockRetry later. The removals from IP sets go
+// out as one batch.
 func (e *Enforcer) Expire(ctx context.Context, now time.Time) []ban.Event {
+	return e.batched(ctx, now, func() []ban.Event { return e.expire(ctx, now) })
+}
+
+func (e *Enforcer) expire(ctx context.Context, now time.Time) []ban.Event {
 	var events []ban.Event
 	due := policy.Due(e.Bans(), now)
 	for _, b := range due {
@@ -164,6 +171,9 @@ func (e *Enforcer) stray(ctx context.Context, p netip.Prefix) (ban.Ban, error) {
 	b := ban.Ban{Prefix: p}
 	var errs []error
 	for _, t := range e.targets {
+		if e.isShared(t.ID()) {
+			continue // its members no ban knows are other writers'
+		}
 		held, err := t.List(ctx)
 		if err != nil {
 			errs = append(errs, err)
@@ -179,8 +189,22 @@ func (e *Enforcer) stray(ctx context.Context, p netip.Prefix) (ban.Ban, error) {
 }
 
 // Flush removes every entry dosguard owns and forgets every ban; other
-// writers' entries stay. Events have cause Flushed.
+// writers' entries stay. Events have cause Flushed. The removals from IP
+// sets go out as one batch.
 func (e *Enforcer) Flush(ctx context.Context, now time.Time) ([]ban.Event, error) {
+	var err error
+	events := e.batched(ctx, now, func() []ban.Event {
+		var evs []ban.Event
+		evs, err = e.flush(ctx, now)
+		return evs
+	})
+	if left := slices.DeleteFunc(e.Bans(), func(b ban.Ban) bool { return !b.Owned() }); len(left) > 0 && err == nil {
+		err = fmt.Errorf("enforce: flush: %d bans not removed (first %s); run it again", len(left), left[0].Prefix)
+	}
+	return events, err
+}
+
+func (e *Enforcer) flush(ctx context.Context, now time.Time) ([]ban.Event, error) {
 	var (
 		events []ban.Event
 		errs   []error

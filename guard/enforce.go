@@ -17,6 +17,7 @@ import (
 	"github.com/dosguard/dosguard/quiet"
 	"github.com/dosguard/dosguard/store"
 	"github.com/dosguard/dosguard/target"
+	"github.com/dosguard/dosguard/wafipset"
 )
 
 // Glue between the guard and the enforce package: the config mapping, the
@@ -64,25 +65,43 @@ func EnforceConfig(c conf.Config) (acl.Config, enforce.Config) {
 	return ac, enforce.Config{Policy: pc, DryRun: c.DryRun}
 }
 
-// NewEnforcer builds the enforcer of c over its network ACLs and
-// State_File (in memory if none), reading the clock now (nil: time.Now).
-// noAdopt leaves unknown entries alone (the CLI).
-func NewEnforcer(c conf.Config, api acl.EC2API, now func() time.Time, noAdopt bool, logger *slog.Logger) (*enforce.Enforcer, error) {
-	return NewEnforcerIn(c, api, now, noAdopt, nil, logger)
+// NewEnforcer builds the enforcer of c over its network ACLs (d.EC2), its
+// WAF IP sets (d.WAF) and State_File (in memory if none), reading the
+// clock now (nil: time.Now). noAdopt leaves unknown entries alone (the
+// CLI).
+func NewEnforcer(c conf.Config, d Deps, now func() time.Time, noAdopt bool, logger *slog.Logger) (*enforce.Enforcer, error) {
+	return NewEnforcerIn(c, d, now, noAdopt, nil, logger)
 }
 
 // NewEnforcerIn is NewEnforcer remembering in st (the shared bans on
 // Redis); nil means the State_File, or memory.
-func NewEnforcerIn(c conf.Config, api acl.EC2API, now func() time.Time, noAdopt bool, st store.Store, logger *slog.Logger) (*enforce.Enforcer, error) {
+func NewEnforcerIn(c conf.Config, d Deps, now func() time.Time, noAdopt bool, st store.Store, logger *slog.Logger) (*enforce.Enforcer, error) {
 	ac, ec := EnforceConfig(c)
 	ec.Policy.NoAdopt, ec.Now = noAdopt, now
-	nacls, err := acl.New(ac, api, logger)
-	if err != nil {
-		return nil, err
+	var targets []target.Target
+	if len(c.ACLIDs) > 0 {
+		if d.EC2 == nil {
+			return nil, errors.New("guard: Network ACL ids are set but there is no EC2 client")
+		}
+		nacls, err := acl.New(ac, d.EC2, logger)
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range nacls {
+			targets = append(targets, n)
+		}
 	}
-	targets := make([]target.Target, len(nacls))
-	for i, n := range nacls {
-		targets[i] = n
+	if len(c.WAFIPSetARNs) > 0 {
+		if d.WAF == nil {
+			return nil, errors.New("guard: WAF IP set ARNs are set but there is no WAF client")
+		}
+		sets, err := wafipset.New(WAFConfig(c), d.WAF, logger)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range sets {
+			targets = append(targets, s)
+		}
 	}
 	switch {
 	case st != nil:
@@ -107,6 +126,8 @@ type enforcement struct {
 	pending   []job
 	reconcile time.Time // next reconcile
 	transient map[netip.Addr]int
+	batches   bool     // IP sets are written: hits are decided in batches
+	staged    []staged // the blocks of the batch being decided, nil if none
 }
 
 // startEnforcer starts the enforcer at now. A target unavailable (timeout,
@@ -118,7 +139,7 @@ func (g *Guard) startEnforcer(ctx context.Context, now time.Time) error {
 	case errors.Is(err, enforce.ErrUnavailable):
 		en.retryWait = startRetryMin
 		en.retryAt = now.Add(en.retryWait)
-		g.log.Warn("network ACLs unavailable at start; starting anyway, blocks are kept until they answer", "error", err.Error())
+		g.log.Warn("blocking targets (network ACLs, IP sets) unavailable at start; starting anyway, blocks are kept until they answer", "error", err.Error())
 		return nil
 	case err != nil:
 		return err
@@ -157,9 +178,7 @@ func (g *Guard) tickEnforcer(ctx context.Context, now time.Time) {
 		g.enforcerStarted(now, events)
 		pending := en.pending
 		en.pending = nil
-		for _, j := range pending {
-			g.decide(ctx, j)
-		}
+		g.decideAll(ctx, pending)
 	}
 	for _, e := range en.Expire(ctx, now) {
 		g.follow(e)
@@ -200,6 +219,17 @@ func (g *Guard) keep(j job) {
 func (g *Guard) block(ctx context.Context, ru *rule, h detector.Hit, now time.Time) {
 	en := g.enf
 	events := en.Block(ctx, h.Addr, now, ru.BlockDuration)
+	if en.staged != nil { // settled when the batch is written
+		en.staged = append(en.staged, staged{ru: ru, hit: h, now: now, events: events})
+		return
+	}
+	g.settle(ctx, ru, h, now, events)
+}
+
+// settle updates the quiet table for the events of a block of h, then
+// emits them (see block).
+func (g *Guard) settle(ctx context.Context, ru *rule, h detector.Hit, now time.Time, events []ban.Event) {
+	en := g.enf
 	var failed *ban.Event
 	for i, e := range events {
 		g.follow(e)
@@ -245,14 +275,19 @@ func (g *Guard) follow(e ban.Event) {
 	}
 }
 
+// WAFConfig maps the configuration to the IP sets'.
+func WAFConfig(c conf.Config) wafipset.Config {
+	return wafipset.Config{ARNs: c.WAFIPSetARNs, EntryLimit: c.WAFEntryLimit, CallTimeout: c.AWSTimeout}
+}
+
 // newEnforcement wraps the enforcer for the worker.
-func newEnforcement(c conf.Config, api acl.EC2API, now func() time.Time, st store.Store, logger *slog.Logger) (*enforcement, error) {
-	e, err := NewEnforcerIn(c, api, now, false, st, logger)
+func newEnforcement(c conf.Config, d Deps, now func() time.Time, st store.Store, logger *slog.Logger) (*enforcement, error) {
+	e, err := NewEnforcerIn(c, d, now, false, st, logger)
 	if err != nil {
 		return nil, fmt.Errorf("guard: %w", err)
 	}
 	return &enforcement{
 		Enforcer: e, check: c.StartupCheck && !c.DryRun, interval: c.ReconcileInterval,
-		transient: make(map[netip.Addr]int),
+		transient: make(map[netip.Addr]int), batches: len(c.WAFIPSetARNs) > 0 && !c.DryRun,
 	}, nil
 }

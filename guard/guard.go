@@ -23,7 +23,6 @@ package guard
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -36,6 +35,7 @@ import (
 	"github.com/dosguard/dosguard/notify"
 	"github.com/dosguard/dosguard/quiet"
 	"github.com/dosguard/dosguard/shared"
+	"github.com/dosguard/dosguard/wafipset"
 )
 
 // Deps are what a Guard needs from outside: the AWS clients (nil when not
@@ -44,6 +44,9 @@ type Deps struct {
 	// EC2 writes the deny entries; nil with Action detect, or in dry-run
 	// without Network ACL ids.
 	EC2 acl.EC2API
+	// WAF gives the WAFv2 client of a region, for the IP sets
+	// (WAF_IP_Set_ARN); nil when there is none.
+	WAF func(region string) wafipset.WAFAPI
 	// SNS publishes notifications; nil when there is no topic.
 	SNS notify.SNSAPI
 	// Now is the one clock of the instance: decisions, expiry, ban lengths,
@@ -148,11 +151,8 @@ func New(cfg conf.Config, deps Deps, logger *slog.Logger) (*Guard, error) {
 	if err := g.initShared(deps); err != nil {
 		return nil, err
 	}
-	if cfg.Blocks() && len(cfg.ACLIDs) > 0 {
-		if deps.EC2 == nil {
-			return nil, errors.New("guard: Network ACL ids are set but there is no EC2 client")
-		}
-		if g.enf, err = newEnforcement(cfg, deps.EC2, g.now, g.sharedStore(), logger); err != nil {
+	if cfg.Blocks() && cfg.Targets() {
+		if g.enf, err = newEnforcement(cfg, deps, g.now, g.sharedStore(), logger); err != nil {
 			return nil, err
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/dosguard/dosguard/detector"
 	"github.com/dosguard/dosguard/notify"
 	"github.com/dosguard/dosguard/quiet"
+	"github.com/dosguard/dosguard/wafipset"
 )
 
 // workerState is the worker goroutine's own.
@@ -41,8 +42,14 @@ func (g *Guard) runWorker(tick <-chan time.Time) {
 				close(j.barrier)
 				continue
 			}
-			g.obs.hits[j.rule.index].Add(1)
-			g.decide(ctx, j)
+			jobs, barrier, closed := g.drain(j)
+			g.decideAll(ctx, jobs)
+			if barrier != nil {
+				close(barrier)
+			}
+			if closed {
+				return
+			}
 		case <-tick:
 			g.expire(ctx, g.clock())
 		}
@@ -61,6 +68,7 @@ func (g *Guard) startBans(ctx context.Context) error {
 // address out of Pending in the quiet table.
 func (g *Guard) decide(ctx context.Context, j job) {
 	ru, h := j.rule, j.hit
+	g.obs.hits[ru.index].Add(1)
 	now := g.clock()
 	host := netip.PrefixFrom(h.Addr, h.Addr.BitLen())
 	switch {
@@ -71,7 +79,7 @@ func (g *Guard) decide(ctx context.Context, j job) {
 		d := g.decision(ru, h, now)
 		until := now.Add(cooldown(ru))
 		g.quiet.Hold(ru.index, h.Addr, quiet.Cooldown, until)
-		d.Status, d.ExpiresAt, d.ACLIDs = ban.Detected, until, nil
+		d.Status, d.ExpiresAt, d.ACLIDs, d.IPSets = ban.Detected, until, nil, nil
 		g.emit(d)
 		return
 	case g.enf == nil:
@@ -156,11 +164,15 @@ func (g *Guard) emitEvent(ru *rule, h detector.Hit, e ban.Event) {
 		ExpiresAt: e.ExpiresAt, ProcessedAt: g.clock(), DryRun: g.cfg.DryRun,
 	}
 	for _, en := range e.Entries {
+		if wafipset.IsTarget(en.Target) {
+			d.IPSets = append(d.IPSets, en.Target)
+			continue
+		}
 		d.ACLIDs = append(d.ACLIDs, en.Target)
 		d.RuleNumbers = append(d.RuleNumbers, en.Rule)
 	}
-	if len(d.ACLIDs) == 0 {
-		d.ACLIDs = g.cfg.ACLIDs
+	if len(e.Entries) == 0 {
+		d.ACLIDs, d.IPSets = g.cfg.ACLIDs, g.cfg.WAFIPSetARNs
 	}
 	switch {
 	case ru != nil:
@@ -187,7 +199,7 @@ func hostString(p netip.Prefix) string {
 func (g *Guard) decision(ru *rule, h detector.Hit, now time.Time) notify.Decision {
 	return notify.Decision{
 		Rule: ru.Name, Host: h.Addr.String(), Requests: h.Count, Window: ru.Window,
-		ACLIDs: g.cfg.ACLIDs, ProcessedAt: now, Time: h.Last, DryRun: g.cfg.DryRun,
+		ACLIDs: g.cfg.ACLIDs, IPSets: g.cfg.WAFIPSetARNs, ProcessedAt: now, Time: h.Last, DryRun: g.cfg.DryRun,
 	}
 }
 
@@ -214,6 +226,9 @@ func (g *Guard) emit(d notify.Decision) {
 	}
 	if len(d.ACLIDs) > 0 {
 		attrs = append(attrs, slog.Any("acl_ids", d.ACLIDs), slog.Any("rule_numbers", d.RuleNumbers))
+	}
+	if len(d.IPSets) > 0 {
+		attrs = append(attrs, slog.Any("ip_sets", d.IPSets))
 	}
 	if d.Reason != "" {
 		attrs = append(attrs, slog.String("reason", d.Reason))

@@ -26,6 +26,8 @@ const (
 	maxACLIDBytes   = 64
 	maxACLIDs       = 100
 	maxRuleNumbers  = 100
+	maxIPSets       = 10
+	maxIPSetBytes   = 256
 	truncatedSuffix = "..."
 )
 
@@ -46,6 +48,9 @@ type Decision struct {
 	ACLIDs []string
 	// RuleNumbers are the NACL rule numbers used, in the order of ACLIDs.
 	RuleNumbers []int
+	// IPSets are the ARNs of the AWS WAF IP sets that got (or lost) the
+	// address.
+	IPSets []string
 	// Reason explains a failure (or anything else worth saying); optional.
 	Reason string
 	// ExpiresAt is when the ban ends; zero means never or not applicable.
@@ -81,6 +86,8 @@ func (d Decision) MarshalJSON() ([]byte, error) {
 //
 // window is the window in seconds with an "s" suffix ("60s", "1.5s"), which
 // time.ParseDuration also reads. acl_ids and rule_numbers are [] when empty.
+// ip_sets, the WAF IP set ARNs, follows rule_numbers and is present only
+// when set (at most 10, each cut at 256 bytes).
 // reason is present only when set. Times are RFC 3339 in UTC with as many
 // fractional digits as needed, and null when zero (expires_at is null for a
 // ban that never expires and for decisions without a ban).
@@ -95,6 +102,10 @@ func (d Decision) AppendJSON(dst []byte) []byte {
 	for i := range ids {
 		ids[i] = truncate(d.ACLIDs[i], maxACLIDBytes)
 	}
+	var sets []string
+	for _, s := range d.IPSets[:min(len(d.IPSets), maxIPSets)] {
+		sets = append(sets, truncate(s, maxIPSetBytes))
+	}
 	nums := d.RuleNumbers[:min(len(d.RuleNumbers), maxRuleNumbers)]
 	if nums == nil {
 		nums = []int{}
@@ -107,6 +118,7 @@ func (d Decision) AppendJSON(dst []byte) []byte {
 		Status:       truncate(string(d.Status), maxRuleBytes),
 		ACLIDs:       ids,
 		RuleNumbers:  nums,
+		IPSets:       sets,
 		Reason:       truncate(d.Reason, maxReasonBytes),
 		ExpiresAt:    jsonTime(d.ExpiresAt),
 		ProcessedAt:  jsonTime(d.ProcessedAt),
@@ -126,6 +138,7 @@ type decisionJSON struct {
 	Status       string   `json:"status"`
 	ACLIDs       []string `json:"acl_ids"`
 	RuleNumbers  []int    `json:"rule_numbers"`
+	IPSets       []string `json:"ip_sets,omitempty"`
 	Reason       string   `json:"reason,omitempty"`
 	ExpiresAt    jsonTime `json:"expires_at"`
 	ProcessedAt  jsonTime `json:"processed_at"`

@@ -227,3 +227,16 @@ func BenchmarkAppendJSON(b *testing.B) {
 		b.Fatal("no object")
 	}
 }
+
+func TestIPSetsJSON(t *testing.T) {
+	arn := "arn:aws:wafv2:eu-west-1:123456789012:regional/ipset/dosguard-v4/1111"
+	d := notify.Decision{Rule: "r", Host: "203.0.113.7", Status: ban.Blocked, ACLIDs: []string{"acl-1"}, RuleNumbers: []int{3}, IPSets: []string{arn}}
+	got := string(d.AppendJSON(nil))
+	if want := `"acl_ids":["acl-1"],"rule_numbers":[3],"ip_sets":["` + arn + `"],`; !strings.Contains(got, want) {
+		t.Errorf("AppendJSON = %s, want it to contain %s", got, want)
+	}
+	d.IPSets = nil
+	if got := string(d.AppendJSON(nil)); strings.Contains(got, "ip_sets") {
+		t.Errorf("AppendJSON without IP sets = %s", got)
+	}
+}

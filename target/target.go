@@ -80,3 +80,40 @@ func Transient(err error) bool {
 	var f Failure
 	return errors.As(err, &f) && f.Transient()
 }
+
+// Shared is a Target that holds other writers' entries beside dosguard's
+// with nothing to tell them apart (an AWS WAF IP set): only the store
+// knows which are dosguard's. Its entries no ban knows are never adopted,
+// and one dosguard did not add is never removed, not even by hand.
+type Shared interface {
+	Target
+	// Takes reports whether the target takes p at all: an IP set holds
+	// one IP version.
+	Takes(p netip.Prefix) bool
+}
+
+// Batcher is a Target whose writes can be staged and sent together (an IP
+// set's UpdateIPSet replaces the whole list). Between Stage and Commit,
+// Add and Remove record their change and return at once: Add still
+// answers Foreign and ErrFull, from one read of the target per batch;
+// Remove of a prefix added in the same batch cancels the add.
+type Batcher interface {
+	Target
+	// Stage starts staging writes.
+	Stage()
+	// Commit stops staging and writes the staged changes, in as few
+	// calls as the target allows; it returns the outcome of each.
+	Commit(ctx context.Context) []Outcome
+}
+
+// Outcome is what became of one staged change of a Batcher.
+type Outcome struct {
+	Prefix netip.Prefix
+	// Add is true for an Add, false for a Remove.
+	Add bool
+	// Entry is the entry of an Add that succeeded: Foreign when another
+	// writer had added the prefix by the time the change was written.
+	Entry ban.Entry
+	// Err is why the change failed; nil on success.
+	Err error
+}

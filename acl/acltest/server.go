@@ -25,11 +25,10 @@
 package acltest
 
 import (
-	"bytes"
 	"context"
 	"encoding/xml"
+	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -46,6 +45,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+
+	"github.com/dosguard/dosguard/internal/awstest"
 )
 
 // APIVersion is the EC2 API version the server accepts and answers with.
@@ -117,7 +118,7 @@ type Server struct {
 	denyWrites bool
 	ignoreDry  bool
 	faults     []*fault
-	stalls     map[string]chan struct{}
+	stalls     awstest.Stalls
 	hooks      []func(action string, form url.Values)
 	calls      []Call
 	requests   int
@@ -154,7 +155,6 @@ func NewServer() *Server {
 		closed: make(chan struct{}),
 		acls:   make(map[string]*networkACL),
 		quota:  DefaultQuota,
-		stalls: make(map[string]chan struct{}),
 	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
 	return s
@@ -175,14 +175,14 @@ func (s *Server) Close() {
 // exercised but fast. optFns may change any option, for example the Retryer.
 //
 // Its HTTP client hands the transport a copy of each request body (see
-// ownBody), so that every call makes exactly the requests the test expects.
+// awstest.OwnBody), so that every call makes exactly the requests the test expects.
 func (s *Server) Client(t testing.TB, optFns ...func(*ec2.Options)) *ec2.Client {
 	t.Helper()
 	o := ec2.Options{
 		Region:       "us-east-1",
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDACLTEST", "acltest-secret", ""),
 		BaseEndpoint: aws.String(s.URL()),
-		HTTPClient:   &http.Client{Transport: ownBody{s.srv.Client().Transport}},
+		HTTPClient:   &http.Client{Transport: awstest.OwnBody{RT: s.srv.Client().Transport}},
 		Retryer: retry.NewStandard(func(so *retry.StandardOptions) {
 			so.MaxAttempts = 5
 			so.MaxBackoff = 5 * time.Millisecond
@@ -190,36 +190,6 @@ func (s *Server) Client(t testing.TB, optFns ...func(*ec2.Options)) *ec2.Client 
 		}),
 	}
 	return ec2.New(o, optFns...)
-}
-
-// ownBody gives the transport a request body of its own, read into memory.
-//
-// Without it a call could be retried for no reason the test set up: the SDK
-// closes its request body (smithy-go's safeReadCloser) as soon as the
-// response arrives, while net/http's writeLoop, running beside the response
-// read, may still make its final read of that body; the closed body answers
-// io.EOF as an error, the writeLoop tears the connection down under the
-// response being read ("use of closed network connection"), deserializing
-// fails and the SDK retries. It depends on scheduling only, and showed as a
-// refused block making 2 Describe calls under -race on a loaded machine
-// (acl TestFull/refuse). With a body in memory the writeLoop never reads the
-// SDK's.
-type ownBody struct{ rt http.RoundTripper }
-
-func (o ownBody) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Body == nil || r.Body == http.NoBody {
-		return o.rt.RoundTrip(r)
-	}
-	b, err := io.ReadAll(r.Body)
-	r.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	r = r.Clone(r.Context())
-	r.ContentLength = int64(len(b))
-	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
-	r.Body, _ = r.GetBody()
-	return o.rt.RoundTrip(r)
 }
 
 // AddACL adds (or replaces) the network ACL id holding entries. It panics on
@@ -360,26 +330,7 @@ func (s *Server) addFault(f *fault) {
 // recorded and before they are handled, until release is called, the
 // client gives up on the request, or the server is closed. release may be
 // called more than once.
-func (s *Server) Stall(action string) (release func()) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ch, ok := s.stalls[action]
-	if !ok {
-		ch = make(chan struct{})
-		s.stalls[action] = ch
-	}
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			if s.stalls[action] == ch {
-				delete(s.stalls, action)
-				close(ch)
-			}
-		})
-	}
-}
+func (s *Server) Stall(action string) (release func()) { return s.stalls.Stall(action) }
 
 // OnCall adds a hook run for every call, after it is recorded and before it
 // is stalled, failed or handled, with no lock held: the hook may call any
@@ -524,24 +475,13 @@ func signed(r *http.Request) bool {
 // waitStall blocks while action is stalled; it returns an error if ctx
 // ended or the server closed first.
 func (s *Server) waitStall(ctx context.Context, action string) *apiError {
-	for {
-		s.mu.Lock()
-		ch, ok := s.stalls[action]
-		if !ok {
-			ch, ok = s.stalls["*"]
-		}
-		s.mu.Unlock()
-		if !ok {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return errorf(http.StatusServiceUnavailable, "RequestCanceled", "acltest: client gave up: %v", ctx.Err())
-		case <-s.closed:
-			return errorf(http.StatusServiceUnavailable, "ServiceUnavailable", "acltest: server closed")
-		}
+	switch err := s.stalls.Wait(ctx, action, s.closed); {
+	case errors.Is(err, awstest.ErrClosed):
+		return errorf(http.StatusServiceUnavailable, "ServiceUnavailable", "acltest: server closed")
+	case err != nil:
+		return errorf(http.StatusServiceUnavailable, "RequestCanceled", "acltest: client gave up: %v", err)
 	}
+	return nil
 }
 
 // takeFault consumes one injected fault for action; s.mu must be held.

@@ -16,15 +16,18 @@ import (
 	"github.com/dosguard/dosguard/conf"
 	"github.com/dosguard/dosguard/enforce"
 	"github.com/dosguard/dosguard/guard"
+	"github.com/dosguard/dosguard/wafipset"
 )
 
 const aclUsage = `usage: dosguard acl list|unblock <addr|cidr>|flush [flags]
 
-  list     the deny entries of the managed rule range, with their ban
-           (since, expiry, offences) from State_File; "unmanaged" marks
-           entries dosguard does not know
+  list     the deny entries of the managed rule range and the members of
+           the WAF IP sets, with their ban (since, expiry, offences) from
+           State_File; "unmanaged" marks NACL entries dosguard does not
+           know, "not dosguard's" IP set members it did not add
   unblock  delete the entries of an address or prefix (and of an aggregate
-           covering it) and record it in State_File
+           covering it) and record it in State_File; an IP set member
+           dosguard did not add stays
   flush    delete every entry dosguard manages, nothing else
 
 flags:
@@ -95,8 +98,8 @@ func aclCommand(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if len(cfg.ACLIDs) == 0 {
-		return fmt.Errorf("dosguard acl: %s is not set: no Network ACL to look at", conf.KeyNetworkACLID)
+	if !cfg.Targets() {
+		return fmt.Errorf("dosguard acl: %s is not set: no Network ACL to look at (nor %s)", conf.KeyNetworkACLID, conf.KeyWAFIPSetARN)
 	}
 	ctx := context.Background()
 	deps, err := guard.ACLDeps(ctx, cfg)
@@ -115,7 +118,7 @@ func aclCommand(args []string, stdout, stderr io.Writer) error {
 	}
 	defer closeStore()
 	// The CLI reports unknown entries, never takes them over (noAdopt).
-	m, err := guard.NewEnforcerIn(cfg, deps.EC2, nil, true, st, logger)
+	m, err := guard.NewEnforcerIn(cfg, deps, nil, true, st, logger)
 	if err != nil {
 		return err
 	}
@@ -160,6 +163,10 @@ func printListing(w io.Writer, entries []enforce.Listing) {
 	fmt.Fprintln(tw, "ADDRESS\tACL:RULE\tSINCE\tEXPIRES\tOFFENCES\t")
 	for _, e := range entries {
 		since, expires, offences, note := "-", "-", "-", "unmanaged"
+		where := fmt.Sprintf("%s:%d", e.Target, e.Rule)
+		if wafipset.IsTarget(e.Target) {
+			note, where = "not dosguard's", e.Target
+		}
 		if b := e.Ban; b != nil {
 			since, expires, offences, note = stamp(b.Since), "never", fmt.Sprint(b.Offences), ""
 			if !b.ExpiresAt.IsZero() {
@@ -171,7 +178,7 @@ func printListing(w io.Writer, entries []enforce.Listing) {
 				}
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s:%d\t%s\t%s\t%s\t%s\n", e.Prefix, e.Target, e.Rule, since, expires, offences, note)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Prefix, where, since, expires, offences, note)
 	}
 	tw.Flush()
 }
@@ -181,6 +188,10 @@ func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 func printEvent(w io.Writer, e ban.Event, dry bool) {
 	var rules []string
 	for _, en := range e.Entries {
+		if wafipset.IsTarget(en.Target) {
+			rules = append(rules, en.Target)
+			continue
+		}
 		rules = append(rules, fmt.Sprintf("%s:%d", en.Target, en.Rule))
 	}
 	what := string(e.Status)

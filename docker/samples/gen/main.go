@@ -8,10 +8,15 @@
 //     internal health checker) sends 1100 in 55 s from 10:01 and must never
 //     be blocked.
 //   - wowhoneypot.jsonl: WOWHoneypot JSON lines behind an ALB, 2026-11-22
-//     04:00-04:10 +0900. clientip is always one of the ALB's private
-//     addresses; the client is the rightmost X-Forwarded-For entry in the raw
-//     header. 203.0.113.50 floods 250 requests in 25 s from 04:04 and forges
-//     a leftmost X-Forwarded-For of 192.0.2.1, the address it wants blocked.
+//     04:00-04:10 +0900, in the real program's format (fields time,
+//     clientip, hostname, path, version, method, header, payload; header
+//     with LF line ends and a final blank line; payload base64). clientip
+//     is always one of the ALB's private addresses; the client is the
+//     rightmost X-Forwarded-For entry of all the header's X-Forwarded-For
+//     lines joined. 203.0.113.50 floods 250 requests in 25 s from 04:04 and
+//     forges 192.0.2.1, the address it wants blocked: as the leftmost entry,
+//     and in every fifth request as an X-Forwarded-For line of its own
+//     before the one the ALB appended to.
 //   - alb_access.log: an ALB access log excerpt in which 203.0.113.9 sends
 //     40 requests in 10 s among a few ordinary clients, one of them IPv6.
 //
@@ -24,6 +29,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -149,12 +155,17 @@ func apacheLog() []string {
 	return sorted(evs)
 }
 
-// honeypotRecord is one WOWHoneypot JSON line, fields in the logged order.
+// honeypotRecord is one WOWHoneypot JSON line, fields in the order the
+// real program logs them (its Request object's attributes): header is the
+// raw header text with LF line ends, ending in a blank line; payload is the
+// body, base64-encoded; hostname is Host with HOST_PORT (8080) appended
+// when Host has no port.
 type honeypotRecord struct {
 	Time     string `json:"time"`
 	ClientIP string `json:"clientip"`
 	Hostname string `json:"hostname"`
 	Path     string `json:"path"`
+	Version  string `json:"version"`
 	Method   string `json:"method"`
 	Header   string `json:"header"`
 	Payload  string `json:"payload"`
@@ -167,22 +178,30 @@ func honeypotLog() []string {
 	albs := []string{"10.0.1.23", "10.0.2.45"} // the ALB's nodes, one per subnet
 	probes := []string{"/", "/robots.txt", "/.env", "/wp-login.php", "/phpmyadmin/", "/cgi-bin/luci/;stok=/locale", "/admin/config.php", "/.git/config", "/actuator/health", "/HNAP1/"}
 	record := func(at time.Time, xff, method, path, ua, payload string) string {
-		hdr := fmt.Sprintf("Host: honeypot.example.com\r\nX-Forwarded-For: %s\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Port: 80\r\nX-Amzn-Trace-Id: Root=1-%08x-%012x%012x\r\nUser-Agent: %s\r\nAccept: */*\r\n",
-			xff, at.Unix(), rng.Uint64()&0xffffffffffff, rng.Uint64()&0xffffffffffff, ua)
-		if payload != "" {
-			hdr += fmt.Sprintf("Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n", len(payload))
+		// xff holds one X-Forwarded-For value, or several (one per header
+		// line) separated by "\n".
+		var xffLines string
+		for _, v := range strings.Split(xff, "\n") {
+			xffLines += "X-Forwarded-For: " + v + "\n"
 		}
+		hdr := fmt.Sprintf("Host: honeypot.example.com\n%sX-Forwarded-Proto: http\nX-Forwarded-Port: 80\nX-Amzn-Trace-Id: Root=1-%08x-%012x%012x\nUser-Agent: %s\nAccept: */*\n",
+			xffLines, at.Unix(), rng.Uint64()&0xffffffffffff, rng.Uint64()&0xffffffffffff, ua)
+		if payload != "" {
+			hdr += fmt.Sprintf("Content-Type: application/x-www-form-urlencoded\nContent-Length: %d\n", len(payload))
+		}
+		hdr += "\n" // the blank line that ends the header
 		var b bytes.Buffer
 		enc := json.NewEncoder(&b)
 		enc.SetEscapeHTML(false)
 		if err := enc.Encode(honeypotRecord{
 			Time:     at.Format("2006-01-02T15:04:05-0700"),
 			ClientIP: albs[rng.IntN(len(albs))],
-			Hostname: "honeypot.example.com:80",
+			Hostname: "honeypot.example.com:8080",
 			Path:     path,
+			Version:  "HTTP/1.1",
 			Method:   method,
 			Header:   hdr,
-			Payload:  payload,
+			Payload:  base64.StdEncoding.EncodeToString([]byte(payload)),
 		}); err != nil {
 			panic(err) // a struct of strings always encodes
 		}
@@ -206,6 +225,12 @@ func honeypotLog() []string {
 	}
 	evs = append(evs, burst(start.Add(4*time.Minute), 25*time.Second, 250, func(i int, at time.Time) string {
 		xff := "192.0.2.1, 203.0.113.50" // forged leftmost entry, ALB-appended rightmost
+		if i%5 == 1 {
+			// A header line of the client's own before the one the ALB
+			// appended to: the lines combine, the client is still the
+			// rightmost entry of them all.
+			xff = "192.0.2.1\n203.0.113.50"
+		}
 		if i%2 == 0 {
 			return record(at, xff, "POST", "/wp-login.php", "Mozilla/5.0 (compatible; bruteforce/0.9)",
 				fmt.Sprintf("log=admin&pwd=%06d&wp-submit=Log+In", i))
