@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"slices"
 	"time"
@@ -54,7 +55,11 @@ func (e *Enforcer) addEach(ctx context.Context, p netip.Prefix, members []ban.Ba
 		en, evs, err := e.addOne(ctx, t, p, members, now)
 		events = append(events, evs...)
 		if err != nil {
-			e.log.Warn("enforce: target does not hold the ban", "target", t.ID(), "prefix", p, "err", err)
+			level := slog.LevelWarn
+			if errors.Is(err, target.ErrFull) {
+				level = slog.LevelDebug // expected beside an IP set; a ban no target holds fails, logged then
+			}
+			e.log.Log(ctx, level, "enforce: target does not hold the ban", "target", t.ID(), "prefix", p, "err", err)
 			errs = append(errs, err)
 			continue
 		}
@@ -76,7 +81,7 @@ func (e *Enforcer) addOne(ctx context.Context, t target.Target, p netip.Prefix, 
 	var events []ban.Event
 	full := ban.Held{Target: t.ID(), Prefix: netip.PrefixFrom(p.Addr(), 0).Masked()} // t, in p's family
 	if err, ok := e.full[full]; ok {
-		return ban.Entry{}, nil, err // found full, with no victim, earlier in this batch
+		return ban.Entry{}, nil, fmt.Errorf("enforce: %s found full earlier in this batch: %w", t.ID(), err)
 	}
 	for evictions := 0; ; evictions++ {
 		giveBack := func() {}
