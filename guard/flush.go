@@ -22,6 +22,7 @@ type flushState struct {
 	rules  []*rule
 	keys   []*detector.KeyExtractor
 	exempt *detector.Exemptions
+	addrs  []*detector.AddrCache // per key extractor: its results by the key fields' bytes
 	quiet  *quiet.Table
 	seed   maphash.Seed
 	on     []bool     // per flush: rules whose target matches the tag
@@ -126,6 +127,9 @@ func (f *flushState) init(cfg conf.Config, q *quiet.Table) error {
 	}
 	f.seed = maphash.MakeSeed()
 	f.on = make([]bool, len(f.rules))
+	for _, k := range f.keys {
+		f.addrs = append(f.addrs, detector.NewAddrCache(k, f.exempt))
+	}
 	f.scr = make([]keyState, len(f.keys))
 	f.batch = make([]count, 0, batchSize+len(f.rules)) // room for one more record's counts
 	f.hits = make(chan job, cfg.QueueSize)
@@ -256,25 +260,24 @@ func (f *flushState) count(c *flushCounts) (hits int) {
 }
 
 // address extracts and checks the address of key extractor k, once per
-// record.
+// record, through its cache: a client seen before costs a hash and a
+// compare.
 func (f *flushState) address(k int, body []byte, c *flushCounts) *keyState {
 	ks := &f.scr[k]
 	if ks.done {
 		return ks
 	}
 	*ks = keyState{done: true}
-	addr, err := f.keys[k].Extract(body)
-	switch {
-	case errors.Is(err, detector.ErrMissing):
+	addr, v := f.addrs[k].Resolve(body)
+	switch v {
+	case detector.Missing:
 		c.noKey++
-	case err != nil:
+	case detector.Invalid:
 		c.invalid++
+	case detector.Exempted:
+		c.exempt++
 	default:
-		if _, ex := f.exempt.Exempt(addr); ex {
-			c.exempt++
-		} else {
-			ks.ok, ks.addr = true, addr
-		}
+		ks.ok, ks.addr = true, addr
 	}
 	return ks
 }
