@@ -61,7 +61,12 @@ func verdict(x *KeyExtractor, ex *Exemptions, body []byte) (netip.Addr, Verdict)
 // order that mixes hits and misses, with and without a fallback and trusted
 // proxies, and compares each answer with Extract and Exempt.
 func TestAddrCacheAgreesWithExtract(t *testing.T) {
-	ex, err := NewExemptions(ExemptionsConfig{Allowlist: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}})
+	var allow []netip.Prefix
+	for i := range cheapAllowlist + 1 { // enough to make a plain key worth caching
+		allow = append(allow, netip.PrefixFrom(netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}), 32))
+	}
+	allow = append(allow, netip.MustParsePrefix("192.0.2.0/24"))
+	ex, err := NewExemptions(ExemptionsConfig{Allowlist: allow})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,6 +82,9 @@ func TestAddrCacheAgreesWithExtract(t *testing.T) {
 			t.Fatal(err)
 		}
 		c := NewAddrCache(x, ex)
+		if c.slots == nil {
+			t.Fatalf("%+v: no table with %d allowlist prefixes", spec, len(allow))
+		}
 		seen := map[Verdict]int{}
 		for round := range 3 {
 			for i := range bodies {
@@ -102,7 +110,7 @@ func TestAddrCacheEviction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := NewAddrCache(x, &Exemptions{})
+	c := NewAddrCache(x, mustAllow(t, cheapAllowlist+1))
 	for round := range 2 {
 		for i := range 3 * AddrCacheSlots {
 			host := "198." + strconv.Itoa(18+i>>16) + "." + strconv.Itoa(i>>8&255) + "." + strconv.Itoa(i&255)
@@ -181,4 +189,33 @@ func BenchmarkAddrCache(b *testing.B) {
 			i++
 		}
 	})
+}
+
+// mustAllow returns Exemptions with n allowlisted /32s in 192.0.2.0/24.
+func mustAllow(t testing.TB, n int) *Exemptions {
+	t.Helper()
+	var allow []netip.Prefix
+	for i := range n {
+		allow = append(allow, netip.PrefixFrom(netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}), 32))
+	}
+	ex, err := NewExemptions(ExemptionsConfig{Allowlist: allow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ex
+}
+
+// TestAddrCachePlainKey: a plain key with a short allowlist is resolved
+// every time, without a table.
+func TestAddrCachePlainKey(t *testing.T) {
+	x, err := NewKeyExtractor(KeySpec{Field: chunk.Path{"host"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := NewAddrCache(x, mustAllow(t, cheapAllowlist)); c.slots != nil {
+		t.Errorf("plain key, %d prefixes: a table of %d slots, want none", cheapAllowlist, len(c.slots))
+	}
+	if c := NewAddrCache(x, mustAllow(t, cheapAllowlist+1)); c.slots == nil {
+		t.Errorf("plain key, %d prefixes: no table", cheapAllowlist+1)
+	}
 }

@@ -3,6 +3,7 @@ package detector
 import (
 	"math/rand/v2"
 	"net/netip"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -61,8 +62,14 @@ func TestIndexChurn(t *testing.T) {
 // the rule fires on exactly its threshold and the bucket leaves the window
 // with its true count.
 func TestCountersWiden(t *testing.T) {
+	for _, buckets := range []int{0, 40} {
+		t.Run("buckets="+strconv.Itoa(buckets), func(t *testing.T) { testCountersWiden(t, buckets) })
+	}
+}
+
+func testCountersWiden(t *testing.T, buckets int) {
 	const threshold = 70_000
-	d := newDetector(t, Config{Window: time.Minute, Threshold: threshold})
+	d := newDetector(t, Config{Window: time.Minute, Threshold: threshold, Buckets: buckets})
 	a, b := netip.MustParseAddr("203.0.113.9"), netip.MustParseAddr("2001:db8::9")
 	d.ObserveAt(t0, b) // another entry, which widening must keep
 	for n := 1; n < threshold; n++ {
