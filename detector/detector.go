@@ -12,7 +12,7 @@ import (
 // Defaults and limits for Config.
 const (
 	// DefaultMaxKeys is the number of tracked addresses when
-	// Config.MaxKeys is zero: about 140 MB of state when full with the
+	// Config.MaxKeys is zero: about 77 MB of state when full with the
 	// default 12 buckets (see Memory in the package doc).
 	DefaultMaxKeys = 1_000_000
 	// DefaultBuckets is the ring size of a sliding window when
