@@ -733,17 +733,27 @@ func nextPow2(n int) int {
 	return p
 }
 
-// Prefetch reads the state of a, if it is tracked, so that the memory it
-// lives in is in the CPU cache for the ObserveAt that follows. It changes
-// nothing. A caller about to observe a run of addresses prefetches them all
-// first: the CPU then waits for their cache misses at once rather than one
-// after another, which is most of an observation's cost once the table
-// outgrows the cache.
-func (d *Detector) Prefetch(a netip.Addr) {
-	k := a.As16()
-	h := d.index.hash(k)
-	s := d.index.slots[d.index.home(h)]
-	if i := int(uint32(s)) - 1; i >= 0 && i < len(d.entries) {
-		d.sink += uint64(d.entries[i].last) + uint64(d.counts.get(uint32(i), 0))
+// Prefetch reads the state of the addresses, those tracked, so that the
+// memory it lives in is in the CPU cache for the ObserveAt calls that
+// follow. It changes nothing. A caller about to observe a run of addresses
+// prefetches them first: it reads all their index slots, then all their
+// entries, each pass a run of independent loads, so the CPU waits for their
+// cache misses at once rather than one after another, which is most of an
+// observation's cost once the table outgrows the cache.
+func (d *Detector) Prefetch(addrs []netip.Addr) {
+	var slots [32]uint64
+	for len(addrs) > 0 {
+		n := min(len(addrs), len(slots))
+		for j, a := range addrs[:n] {
+			slots[j] = d.index.slots[d.index.home(d.index.hash(a.As16()))]
+		}
+		var sum uint64
+		for _, s := range slots[:n] {
+			if i := int(uint32(s)) - 1; i >= 0 && i < len(d.entries) {
+				sum += uint64(d.entries[i].last) + uint64(d.counts.get(uint32(i), 0))
+			}
+		}
+		d.sink += sum
+		addrs = addrs[n:]
 	}
 }

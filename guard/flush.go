@@ -18,19 +18,20 @@ import (
 // flushState is what Fluent Bit's threads share, under mu: the rules'
 // detectors, the per-record scratch, and the sending side of the queue.
 type flushState struct {
-	mu     sync.Mutex
-	rules  []*rule
-	keys   []*detector.KeyExtractor
-	exempt *detector.Exemptions
-	addrs  []*detector.AddrCache // per key extractor: its results by the key fields' bytes
-	quiet  *quiet.Table
-	seed   maphash.Seed
-	on     []bool     // per flush: rules whose target matches the tag
-	scr    []keyState // per record: the address of each key extractor
-	batch  []count    // counts read from the chunk, not yet made
-	newest time.Time  // newest record time seen, for sweeps
-	closed bool
-	hits   chan job
+	mu         sync.Mutex
+	rules      []*rule
+	keys       []*detector.KeyExtractor
+	exempt     *detector.Exemptions
+	addrs      []*detector.AddrCache // per key extractor: its results by the key fields' bytes
+	quiet      *quiet.Table
+	seed       maphash.Seed
+	on         []bool       // per flush: rules whose target matches the tag
+	scr        []keyState   // per record: the address of each key extractor
+	batch      []count      // counts read from the chunk, not yet made
+	batchAddrs []netip.Addr // one rule's addresses in the batch, for Prefetch
+	newest     time.Time    // newest record time seen, for sweeps
+	closed     bool
+	hits       chan job
 }
 
 // rule is a compiled rule with its own per-address state.
@@ -132,6 +133,7 @@ func (f *flushState) init(cfg conf.Config, q *quiet.Table) error {
 	}
 	f.scr = make([]keyState, len(f.keys))
 	f.batch = make([]count, 0, batchSize+len(f.rules)) // room for one more record's counts
+	f.batchAddrs = make([]netip.Addr, 0, cap(f.batch))
 	f.hits = make(chan job, cfg.QueueSize)
 	return nil
 }
@@ -230,9 +232,14 @@ func (f *flushState) record(t time.Time, body []byte, c *flushCounts) {
 // count makes the batch's counts, in the order they were read, empties the
 // batch and returns the number of hits; called with mu held.
 func (f *flushState) count(c *flushCounts) (hits int) {
-	for i := range f.batch {
-		n := &f.batch[i]
-		n.rule.det.Prefetch(n.addr)
+	for _, ru := range f.rules {
+		f.batchAddrs = f.batchAddrs[:0]
+		for i := range f.batch {
+			if f.batch[i].rule == ru {
+				f.batchAddrs = append(f.batchAddrs, f.batch[i].addr)
+			}
+		}
+		ru.det.Prefetch(f.batchAddrs)
 	}
 	for i := range f.batch {
 		n := &f.batch[i]
