@@ -3,7 +3,6 @@ package detector
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"math/rand/v2"
 	"net/netip"
 )
@@ -85,11 +84,12 @@ func NewAddrCache(x *KeyExtractor, ex *Exemptions) *AddrCache {
 // ErrMissing giving Missing and any other error Invalid. It does not
 // allocate and does not retain body.
 func (c *AddrCache) Resolve(body []byte) (netip.Addr, Verdict) {
-	r := c.x.read(body)
+	var r rawKey
+	c.x.read(body, &r)
 	flags := keyFlags(&r)
 	np, nf := len(r.peer), len(r.field)
 	if c.slots == nil || np+nf > cacheRaw {
-		return c.resolve(r)
+		return c.resolve(&r)
 	}
 	h := (mixBytes(r.peer, c.seed[0]) ^ mixBytes(r.field, c.seed[1]) ^ uint64(flags)*c.seed[2]) | 1
 	s := &c.slots[(h>>1)&(AddrCacheSlots-1)]
@@ -97,7 +97,7 @@ func (c *AddrCache) Resolve(body []byte) (netip.Addr, Verdict) {
 		bytes.Equal(s.raw[:np], r.peer) && bytes.Equal(s.raw[np:np+nf], r.field) {
 		return s.result()
 	}
-	a, v := c.resolve(r)
+	a, v := c.resolve(&r)
 	*s = cacheSlot{h: h, flags: flags, np: uint8(np), nf: uint8(nf), verdict: v, is4: a.Is4(), addr: a.As16()}
 	copy(s.raw[:], r.peer)
 	copy(s.raw[np:], r.field)
@@ -105,10 +105,10 @@ func (c *AddrCache) Resolve(body []byte) (netip.Addr, Verdict) {
 }
 
 // resolve computes the verdict on r.
-func (c *AddrCache) resolve(r rawKey) (netip.Addr, Verdict) {
+func (c *AddrCache) resolve(r *rawKey) (netip.Addr, Verdict) {
 	a, err := c.x.resolve(r)
 	switch {
-	case errors.Is(err, ErrMissing):
+	case err == ErrMissing: // returned as is, never wrapped
 		return netip.Addr{}, Missing
 	case err != nil:
 		return netip.Addr{}, Invalid

@@ -223,7 +223,9 @@ func NewKeyExtractor(spec KeySpec) (*KeyExtractor, error) {
 //
 // Extract does not allocate and does not retain body.
 func (k *KeyExtractor) Extract(body []byte) (netip.Addr, error) {
-	return k.resolve(k.read(body))
+	var r rawKey
+	k.read(body, &r)
+	return k.resolve(&r)
 }
 
 // rawKey is what Extract reads from a record: the key field and the
@@ -235,18 +237,17 @@ type rawKey struct {
 	fieldErr, peerErr error // ErrNotAddress: present but not a string
 }
 
-// read reads the fields of body that Extract needs.
-func (k *KeyExtractor) read(body []byte) rawKey {
-	var r rawKey
+// read reads the fields of body that Extract needs into r.
+func (k *KeyExtractor) read(body []byte, r *rawKey) {
+	*r = rawKey{}
 	if len(k.fallback) > 0 {
 		r.peer, r.hasPeer, r.peerErr = field(body, k.fallback)
 	}
 	r.field, r.hasField, r.fieldErr = field(body, k.field)
-	return r
 }
 
 // resolve is Extract on the fields read.
-func (k *KeyExtractor) resolve(r rawKey) (netip.Addr, error) {
+func (k *KeyExtractor) resolve(r *rawKey) (netip.Addr, error) {
 	var peer netip.Addr
 	peerErr := r.peerErr
 	if r.hasPeer && peerErr == nil {

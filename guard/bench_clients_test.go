@@ -133,3 +133,44 @@ func BenchmarkFlushBytesPerAddress(b *testing.B) {
 		runtime.KeepAlive(g)
 	}
 }
+
+// TestFlushBatched drives the batched path (a table above
+// detector.PrefetchMin addresses): an attacker among 5,000 tracked clients,
+// one record in ten of a chunk, trips the rule once, and a flush allocates
+// nothing.
+func TestFlushBatched(t *testing.T) {
+	const clients, threshold = 5000, 40
+	cfg, err := conf.Parse(conf.Props{"Threshold": strconv.Itoa(threshold), "Max_Tracked_Keys": "100000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := New(cfg, Deps{Now: func() time.Time { return t0 }}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	warm, _ := clientChunks(clients, 0)
+	if fs := g.FlushAt(t0, warm, "access"); fs.Hits != 0 || fs.Records != clients {
+		t.Fatalf("warm-up: %+v, want %d records, no hit", fs, clients)
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	var c []byte
+	attacker := 0
+	for j := range 1000 {
+		host := clientAddr(r.IntN(clients))
+		if j%10 == 5 {
+			host, attacker = "203.0.113.66", attacker+1
+		}
+		c = appendApache(c, t0.Add(time.Duration(j)*time.Millisecond), host, r)
+	}
+	fs := g.FlushAt(t0, c, "access")
+	if fs.Hits != 1 || attacker < threshold {
+		t.Fatalf("FlushAt = %+v with %d attacker records: want exactly 1 hit", fs, attacker)
+	}
+	if st := g.Stats(); st.Hits != 1 {
+		t.Errorf("Stats().Hits = %d, want 1", st.Hits)
+	}
+	_, other := clientChunks(clients, 1000)
+	if n := testing.AllocsPerRun(5, func() { g.FlushAt(t0, other[0], "access") }); n != 0 {
+		t.Errorf("FlushAt with %d tracked clients: %v allocations, want 0", clients, n)
+	}
+}

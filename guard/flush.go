@@ -65,11 +65,13 @@ type count struct {
 	body []byte // for a Distinct rule's value
 }
 
-// batchSize is how many counts are read from a chunk before they are made.
-// Reading a batch first lets the detectors fetch the state of its addresses
-// from memory all at once (Detector.Prefetch) instead of one cache miss
-// after another: with tens of thousands of clients, those misses are most
-// of a count's cost.
+// batchSize is how many counts are read from a chunk before they are made,
+// once a rule tracks more than detector.PrefetchMin addresses. Reading a
+// batch first lets the detectors fetch the state of its addresses from
+// memory all at once (Detector.Prefetch) instead of one cache miss after
+// another: with tens of thousands of clients, those misses are most of a
+// count's cost. Smaller tables stay in the cache, and their counts are made
+// record by record.
 const batchSize = 32
 
 // compileRules takes each rule with the condition conf compiled (an
@@ -166,9 +168,13 @@ func (g *Guard) FlushAt(now time.Time, data []byte, tag string) FlushStats {
 	r := chunk.NewReader(data)
 	f.mu.Lock()
 	anyOn := false
+	limit := 1 // counts made record by record while every table fits the CPU cache
 	for i, ru := range f.rules {
 		f.on[i] = detector.MatchTarget(ru.Target, tag)
 		anyOn = anyOn || f.on[i]
+		if ru.det.Stats().Tracked > detector.PrefetchMin {
+			limit = batchSize
+		}
 	}
 	for {
 		ev, ok := r.Next()
@@ -184,7 +190,7 @@ func (g *Guard) FlushAt(now time.Time, data []byte, tag string) FlushStats {
 			t = ev.Time
 		}
 		f.record(t, ev.Body, &c)
-		if len(f.batch) >= batchSize {
+		if len(f.batch) >= limit {
 			fs.Hits += f.count(&c)
 		}
 	}
