@@ -144,14 +144,7 @@ func TestAddrCacheAllocs(t *testing.T) {
 // field) with the same through an AddrCache that has seen it, and with a
 // cache that has not (every key new).
 func BenchmarkAddrCache(b *testing.B) {
-	allow := make([]netip.Prefix, 0, 20)
-	for i := range 20 {
-		allow = append(allow, netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 51, byte(i), 0}), 24))
-	}
-	ex, err := NewExemptions(ExemptionsConfig{Allowlist: allow})
-	if err != nil {
-		b.Fatal(err)
-	}
+	ex := allow20(b)
 	x, err := NewKeyExtractor(KeySpec{Field: chunk.Path{"xff"}, Fallback: chunk.Path{"peer"}, Trusted: albTrusted})
 	if err != nil {
 		b.Fatal(err)
