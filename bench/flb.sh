@@ -65,7 +65,7 @@ conf() {
 	cat >"$out" <<EOF
 [SERVICE]
     Flush        1
-    Grace        1
+    Grace        30
     Log_Level    warn
     Parsers_File $root/docker/parsers.conf
 
