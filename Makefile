@@ -61,7 +61,9 @@ bench:
 # against the same pipeline into out null; not part of make test. See
 # bench/flb.sh for CLIENTS, LINES and ROUNDS.
 CLIENTS ?= 1000 20000
-bench-flb: $(SO)
+bench-flb:
+	@bench/flb.sh --check
+	$(MAKE) $(SO)
 	bench/flb.sh $(CLIENTS)
 
 docker:

@@ -3,6 +3,7 @@
 #
 # Usage: bench/flb.sh [clients...]        (default: 1000 20000)
 #        FLUENT_BIT=/path/to/fluent-bit bench/flb.sh 20000
+#        bench/flb.sh --check                 (only: is there a Fluent Bit?)
 #
 # For each number of distinct clients it writes an Apache combined log of
 # LINES lines (default 1,000,000) and runs the same pipeline, tail + the
@@ -25,6 +26,7 @@ if [ -z "$FLB" ] || [ ! -x "$FLB" ]; then
 	echo "bench-flb needs a Fluent Bit: put fluent-bit on PATH or set FLUENT_BIT=/path/to/fluent-bit" >&2
 	exit 2
 fi
+[ "${1:-}" != --check ] || exit 0 # only whether there is a Fluent Bit
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 PLUGIN=${PLUGIN:-$root/out_dosguard.so}
