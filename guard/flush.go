@@ -239,6 +239,9 @@ func (f *flushState) record(t time.Time, body []byte, c *flushCounts) {
 // batch and returns the number of hits; called with mu held.
 func (f *flushState) count(c *flushCounts) (hits int) {
 	for _, ru := range f.rules {
+		if len(f.batch) < 2 {
+			break // nothing to overlap
+		}
 		f.batchAddrs = f.batchAddrs[:0]
 		for i := range f.batch {
 			if f.batch[i].rule == ru {
