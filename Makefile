@@ -13,7 +13,7 @@ FUZZ    := ./chunk:FuzzReader ./chunk:FuzzLookup ./chunk:FuzzParsePath ./chunk/l
            ./detector:FuzzParseAddr ./detector:FuzzClientAddr ./detector:FuzzParseQuery \
            ./detector:FuzzCompileCond ./notify:FuzzSubject
 
-.PHONY: all demo test test-go test-nocgo test-race fuzz vet bench docker clean
+.PHONY: all demo test test-go test-nocgo test-race fuzz vet bench bench-flb docker clean
 
 all: $(SO) $(CLI)
 
@@ -58,6 +58,15 @@ fuzz:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./chunk/ ./detector/ ./guard/ ./plugin/ ./metrics/ ./shared/
+
+# dosguard's CPU cost inside a real Fluent Bit (on PATH, or FLUENT_BIT=path),
+# against the same pipeline into out null; not part of make test. See
+# bench/flb.sh for CLIENTS, LINES and ROUNDS.
+CLIENTS ?= 1000 20000
+bench-flb:
+	@bench/flb.sh --check
+	$(MAKE) $(SO)
+	bench/flb.sh $(CLIENTS)
 
 docker:
 	docker build -f docker/Dockerfile -t dosguard:dev .

@@ -23,6 +23,23 @@ func skip(b []byte, i int) (int, bool) {
 		c := b[i]
 		pending--
 		var n int // payload bytes after the header, or elements added
+		// Strings first: a record's keys and most of its values are.
+		if c&0xe0 == 0xa0 { // fixstr
+			i++
+			if n = int(c & 0x1f); n > len(b)-i {
+				return i, false
+			}
+			i += n
+			continue
+		}
+		if c == 0xd9 && len(b)-i >= 2 { // str8
+			i, n = i+2, int(b[i+1])
+			if n > len(b)-i {
+				return i, false
+			}
+			i += n
+			continue
+		}
 		switch {
 		case c <= 0x7f, c >= 0xe0: // positive and negative fixint
 			i++

@@ -63,9 +63,9 @@ var sprayCases = []struct {
 	// measures with 1e6 keys.
 	bytesPerKey int64
 }{
-	{"sliding", Config{Window: time.Minute, Threshold: 50}, 140},
-	{"tumbling", Config{Window: time.Minute, Threshold: 50, Tumbling: true}, 86},
-	{"distinct", Config{Window: time.Minute, Threshold: 50, Distinct: true}, 240},
+	{"sliding", Config{Window: time.Minute, Threshold: 50}, 77},
+	{"tumbling", Config{Window: time.Minute, Threshold: 50, Tumbling: true}, 54},
+	{"distinct", Config{Window: time.Minute, Threshold: 50, Distinct: true}, 176},
 }
 
 // TestSprayMemory hides a heavy hitter sending 1 record in 10,000 in a spray

@@ -70,17 +70,19 @@
 // # Memory
 //
 // At most Config.MaxKeys addresses are tracked (DefaultMaxKeys), quiet ones
-// included. An address costs a 32-byte entry, 4*(Buckets+1) bytes of
-// counters and a slot in the index map, none holding a pointer for the
-// garbage collector to scan: about 140 bytes with a sliding window of 12
-// buckets once map load and slice growth are counted, 85 with a tumbling
-// window's 2 counters (BenchmarkBytesPerKey, 1e6 keys). Distinct adds a
-// 32-byte set header and a table of at least 4 slots of 16 bytes: about 240
-// bytes for an address with a few values. A table has at most the power of
-// two at or above 4/3 of its set's bound in slots: under 43 bytes per unit of
-// threshold per address for a sliding window, 86 for a tumbling one, and
-// MaxKeys times that for the whole Detector; most addresses send far fewer
-// values than the threshold and keep the 4-slot table they start with.
+// included. An address costs a 32-byte entry, 2*(Buckets+1) bytes of
+// counters (4 once any bucket of the table has held more than 65535: the
+// counters then widen, all at once, and never saturate) and an 8-byte slot
+// of an open-addressing index kept 3/8 to 3/4 full, none holding a pointer
+// for the garbage collector to scan: about 77 bytes with a sliding window of
+// 12 buckets once index load and slice growth are counted, 54 with a
+// tumbling window's 2 counters (BenchmarkBytesPerKey, 1e6 keys). Distinct
+// adds a 32-byte set header and a table of at least 4 slots of 16 bytes:
+// about 175 bytes for an address with a few values. A table has at most the
+// power of two at or above 4/3 of its set's bound in slots: under 43 bytes
+// per unit of threshold per address for a sliding window, 86 for a tumbling
+// one, and MaxKeys times that for the whole Detector; most addresses send far
+// fewer values than the threshold and keep the 4-slot table they start with.
 // [Detector.SweepAt] drops addresses whose ring lies wholly before the
 // window.
 //
@@ -95,7 +97,7 @@
 // single record in its ring is it as light as they are, so when the table
 // turns over faster than it sends it may lose its first records, never
 // more. A spray of 10 million addresses through a table of 1 million holds
-// about 150 MB sliding, 100 MB tumbling and 250 MB counting distinct values
+// about 75 MB sliding, 50 MB tumbling and 170 MB counting distinct values
 // (BenchmarkSpray10M).
 //
 // # Rules and conditions

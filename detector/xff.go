@@ -223,19 +223,37 @@ func NewKeyExtractor(spec KeySpec) (*KeyExtractor, error) {
 //
 // Extract does not allocate and does not retain body.
 func (k *KeyExtractor) Extract(body []byte) (netip.Addr, error) {
-	var peer netip.Addr
-	var peerErr error
-	hasPeer := false
+	var r rawKey
+	k.read(body, &r)
+	return k.resolve(&r)
+}
+
+// rawKey is what Extract reads from a record: the key field and the
+// fallback field, each absent, present but not a string, or its bytes.
+// Extract's answer depends on nothing else.
+type rawKey struct {
+	field, peer       []byte
+	hasField, hasPeer bool
+	fieldErr, peerErr error // ErrNotAddress: present but not a string
+}
+
+// read reads the fields of body that Extract needs into r.
+func (k *KeyExtractor) read(body []byte, r *rawKey) {
+	*r = rawKey{}
 	if len(k.fallback) > 0 {
-		if b, present, err := field(body, k.fallback); present {
-			hasPeer = true
-			if err == nil {
-				peer, err = ParseAddr(b)
-			}
-			peerErr = err
-		}
+		r.peer, r.hasPeer, r.peerErr = field(body, k.fallback)
 	}
-	checked := hasPeer && !k.trusted.Empty()
+	r.field, r.hasField, r.fieldErr = field(body, k.field)
+}
+
+// resolve is Extract on the fields read.
+func (k *KeyExtractor) resolve(r *rawKey) (netip.Addr, error) {
+	var peer netip.Addr
+	peerErr := r.peerErr
+	if r.hasPeer && peerErr == nil {
+		peer, peerErr = ParseAddr(r.peer)
+	}
+	checked := r.hasPeer && !k.trusted.Empty()
 	if checked {
 		if peerErr != nil {
 			return netip.Addr{}, peerErr
@@ -244,13 +262,13 @@ func (k *KeyExtractor) Extract(body []byte) (netip.Addr, error) {
 			return peer, nil
 		}
 	}
-	if b, present, err := field(body, k.field); present {
-		if err != nil {
-			return netip.Addr{}, err
+	if r.hasField {
+		if r.fieldErr != nil {
+			return netip.Addr{}, r.fieldErr
 		}
-		return ClientAddr(b, k.trusted)
+		return ClientAddr(r.field, k.trusted)
 	}
-	if !hasPeer {
+	if !r.hasPeer {
 		return netip.Addr{}, ErrMissing
 	}
 	if peerErr != nil {

@@ -18,17 +18,20 @@ import (
 // flushState is what Fluent Bit's threads share, under mu: the rules'
 // detectors, the per-record scratch, and the sending side of the queue.
 type flushState struct {
-	mu     sync.Mutex
-	rules  []*rule
-	keys   []*detector.KeyExtractor
-	exempt *detector.Exemptions
-	quiet  *quiet.Table
-	seed   maphash.Seed
-	on     []bool     // per flush: rules whose target matches the tag
-	scr    []keyState // per record: the address of each key extractor
-	newest time.Time  // newest record time seen, for sweeps
-	closed bool
-	hits   chan job
+	mu         sync.Mutex
+	rules      []*rule
+	keys       []*detector.KeyExtractor
+	exempt     *detector.Exemptions
+	addrs      []*detector.AddrCache // per key extractor: its results by the key fields' bytes
+	quiet      *quiet.Table
+	seed       maphash.Seed
+	on         []bool       // per flush: rules whose target matches the tag
+	scr        []keyState   // per record: the address of each key extractor
+	batch      []count      // counts read from the chunk, not yet made
+	batchAddrs []netip.Addr // one rule's addresses in the batch, for Prefetch
+	newest     time.Time    // newest record time seen, for sweeps
+	closed     bool
+	hits       chan job
 }
 
 // rule is a compiled rule with its own per-address state.
@@ -53,6 +56,23 @@ type keyState struct {
 	ok   bool
 	addr netip.Addr
 }
+
+// count is one record to count in one rule's detector.
+type count struct {
+	rule *rule
+	t    time.Time
+	addr netip.Addr
+	body []byte // for a Distinct rule's value
+}
+
+// batchSize is how many counts are read from a chunk before they are made,
+// once a rule tracks more than detector.PrefetchMin addresses. Reading a
+// batch first lets the detectors fetch the state of its addresses from
+// memory all at once (Detector.Prefetch) instead of one cache miss after
+// another: with tens of thousands of clients, those misses are most of a
+// count's cost. Smaller tables stay in the cache, and their counts are made
+// record by record.
+const batchSize = 32
 
 // compileRules takes each rule with the condition conf compiled (an
 // uncompiled one is refused, never compiled here) and shares one key
@@ -110,7 +130,12 @@ func (f *flushState) init(cfg conf.Config, q *quiet.Table) error {
 	}
 	f.seed = maphash.MakeSeed()
 	f.on = make([]bool, len(f.rules))
+	for _, k := range f.keys {
+		f.addrs = append(f.addrs, detector.NewAddrCache(k, f.exempt))
+	}
 	f.scr = make([]keyState, len(f.keys))
+	f.batch = make([]count, 0, batchSize+len(f.rules)) // room for one more record's counts
+	f.batchAddrs = make([]netip.Addr, 0, cap(f.batch))
 	f.hits = make(chan job, cfg.QueueSize)
 	return nil
 }
@@ -143,9 +168,13 @@ func (g *Guard) FlushAt(now time.Time, data []byte, tag string) FlushStats {
 	r := chunk.NewReader(data)
 	f.mu.Lock()
 	anyOn := false
+	limit := 1 // counts made record by record while every table fits the CPU cache
 	for i, ru := range f.rules {
 		f.on[i] = detector.MatchTarget(ru.Target, tag)
 		anyOn = anyOn || f.on[i]
+		if ru.det.Stats().Tracked > detector.PrefetchMin {
+			limit = batchSize
+		}
 	}
 	for {
 		ev, ok := r.Next()
@@ -160,8 +189,12 @@ func (g *Guard) FlushAt(now time.Time, data []byte, tag string) FlushStats {
 		if ev.HasTime {
 			t = ev.Time
 		}
-		fs.Hits += f.record(t, ev.Body, &c)
+		f.record(t, ev.Body, &c)
+		if len(f.batch) >= limit {
+			fs.Hits += f.count(&c)
+		}
 	}
+	fs.Hits += f.count(&c)
 	f.mu.Unlock()
 	st := r.Stats()
 	fs.Malformed = st.Malformed
@@ -180,9 +213,10 @@ func (g *Guard) FlushAt(now time.Time, data []byte, tag string) FlushStats {
 	return fs
 }
 
-// record counts one record at time t in every rule it matches and returns
-// the number of hits; called with mu held.
-func (f *flushState) record(t time.Time, body []byte, c *flushCounts) (hits int) {
+// record reads one record at time t and adds to the batch a count for
+// every rule it matches; called with mu held. Reading is pure: the rules'
+// state changes only in count.
+func (f *flushState) record(t time.Time, body []byte, c *flushCounts) {
 	for k := range f.scr {
 		f.scr[k].done = false
 	}
@@ -197,16 +231,38 @@ func (f *flushState) record(t time.Time, body []byte, c *flushCounts) (hits int)
 		if !ks.ok {
 			continue
 		}
+		f.batch = append(f.batch, count{rule: ru, t: t, addr: ks.addr, body: body})
+	}
+}
+
+// count makes the batch's counts, in the order they were read, empties the
+// batch and returns the number of hits; called with mu held.
+func (f *flushState) count(c *flushCounts) (hits int) {
+	for _, ru := range f.rules {
+		if len(f.batch) < 2 {
+			break // nothing to overlap
+		}
+		f.batchAddrs = f.batchAddrs[:0]
+		for i := range f.batch {
+			if f.batch[i].rule == ru {
+				f.batchAddrs = append(f.batchAddrs, f.batch[i].addr)
+			}
+		}
+		ru.det.Prefetch(f.batchAddrs)
+	}
+	for i := range f.batch {
+		n := &f.batch[i]
+		ru := n.rule
 		var hit detector.Hit
 		var fired bool
 		if ru.Distinct != nil {
-			v, ok := chunk.Lookup(body, ru.Distinct)
+			v, ok := chunk.Lookup(n.body, ru.Distinct)
 			if !ok {
 				continue
 			}
-			hit, fired = ru.det.ObserveDistinctAt(t, ks.addr, maphash.Bytes(f.seed, v.Raw))
+			hit, fired = ru.det.ObserveDistinctAt(n.t, n.addr, maphash.Bytes(f.seed, v.Raw))
 		} else {
-			hit, fired = ru.det.ObserveAt(t, ks.addr)
+			hit, fired = ru.det.ObserveAt(n.t, n.addr)
 		}
 		if !fired {
 			continue
@@ -214,29 +270,30 @@ func (f *flushState) record(t time.Time, body []byte, c *flushCounts) (hits int)
 		hits++
 		f.send(ru, hit, c)
 	}
+	clear(f.batch) // no chunk bytes kept past the flush
+	f.batch = f.batch[:0]
 	return hits
 }
 
 // address extracts and checks the address of key extractor k, once per
-// record.
+// record, through its cache: a client seen before costs a hash and a
+// compare.
 func (f *flushState) address(k int, body []byte, c *flushCounts) *keyState {
 	ks := &f.scr[k]
 	if ks.done {
 		return ks
 	}
 	*ks = keyState{done: true}
-	addr, err := f.keys[k].Extract(body)
-	switch {
-	case errors.Is(err, detector.ErrMissing):
+	addr, v := f.addrs[k].Resolve(body)
+	switch v {
+	case detector.Missing:
 		c.noKey++
-	case err != nil:
+	case detector.Invalid:
 		c.invalid++
+	case detector.Exempted:
+		c.exempt++
 	default:
-		if _, ex := f.exempt.Exempt(addr); ex {
-			c.exempt++
-		} else {
-			ks.ok, ks.addr = true, addr
-		}
+		ks.ok, ks.addr = true, addr
 	}
 	return ks
 }

@@ -138,7 +138,10 @@ func jsonTime(v any) (time.Time, bool) {
 	case string:
 		for _, l := range jsonTimeLayouts {
 			if t, err := time.Parse(l, v); err == nil {
-				return t, chunkTime(t)
+				if !chunkTime(t) {
+					break // a time the chunk cannot carry: none
+				}
+				return t, true
 			}
 		}
 	case json.Number:

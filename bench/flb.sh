@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# bench/flb.sh: what dosguard costs inside a real Fluent Bit.
+#
+# Usage: bench/flb.sh [clients...]        (default: 1000 20000)
+#        FLUENT_BIT=/path/to/fluent-bit bench/flb.sh 20000
+#        bench/flb.sh --check                 (only: is there a Fluent Bit?)
+#
+# For each number of distinct clients it writes an Apache combined log of
+# LINES lines (default 1,000,000) and runs the same pipeline, tail + the
+# apache2 parser of docker/parsers.conf, into `out null` and into dosguard
+# (dry run, one sliding rule whose Threshold is never reached), alternately,
+# ROUNDS times each (default 5). Each run reads the file from its head and
+# exits at its end (Exit_On_Eof). It measures the user+sys CPU time of the
+# whole Fluent Bit process and prints, per round, both times and their
+# ratio, then the medians and the median of the per-round ratios. CPU time,
+# not wall time, and medians, because other work on the machine moves single
+# runs by several per cent.
+#
+# It needs a Fluent Bit (FLUENT_BIT, or fluent-bit on PATH) and the plugin
+# (PLUGIN, default ./out_dosguard.so; `make bench-flb` builds it first).
+# Without a Fluent Bit it says so and does nothing else.
+set -euo pipefail
+
+FLB=${FLUENT_BIT:-$(command -v fluent-bit || true)}
+if [ -z "$FLB" ] || [ ! -x "$FLB" ]; then
+	echo "bench-flb needs a Fluent Bit: put fluent-bit on PATH or set FLUENT_BIT=/path/to/fluent-bit" >&2
+	exit 2
+fi
+[ "${1:-}" != --check ] || exit 0 # only whether there is a Fluent Bit
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+PLUGIN=${PLUGIN:-$root/out_dosguard.so}
+LINES=${LINES:-1000000}
+ROUNDS=${ROUNDS:-5}
+if [ ! -f "$PLUGIN" ]; then
+	echo "bench-flb: no plugin at $PLUGIN: run make first" >&2
+	exit 2
+fi
+[ $# -gt 0 ] || set -- 1000 20000
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/dosguard-bench-flb.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+# genlog N FILE writes LINES combined-format lines from N distinct clients
+# in 198.18.0.0/15 (RFC 2544's benchmarking range: public, so never exempt),
+# chosen by a fixed pseudo-random sequence, one hour of timestamps.
+genlog() {
+	awk -v n="$1" -v lines="$LINES" 'BEGIN {
+		split("/ /index.html /api/v1/items /api/v1/users/42 /static/app.css /static/app.js /login /search?q=shoes", paths, " ")
+		split("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36|Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148|curl/8.5.0", agents, "|")
+		x = 42
+		for (i = 0; i < lines; i++) {
+			x = (x * 16807) % 2147483647
+			c = x % n
+			s = int(i * 3600 / lines)
+			printf "198.%d.%d.%d - - [21/Nov/2026:%02d:%02d:%02d +0000] \"GET %s HTTP/1.1\" %d %d \"https://www.example.com/\" \"%s\"\n",
+				18 + int(c / 65536), int(c / 256) % 256, c % 256,
+				10 + int(s / 3600), int(s / 60) % 60, s % 60,
+				paths[1 + x % 8], (x % 10 == 0) ? 404 : 200, 200 + x % 5000, agents[1 + x % 3]
+		}
+	}'
+}
+
+# conf OUT FILE writes the classic config of one run into OUT.
+conf() {
+	local out=$1 log=$2 sink=$3
+	cat >"$out" <<EOF
+[SERVICE]
+    Flush        1
+    Grace        30
+    Log_Level    warn
+    Parsers_File $root/docker/parsers.conf
+
+[INPUT]
+    Name           tail
+    Path           $log
+    Tag            apache.access
+    Parser         apache2
+    Read_from_Head On
+    Exit_On_Eof    On
+EOF
+	if [ "$sink" = null ]; then
+		printf '\n[OUTPUT]\n    Name  null\n    Match *\n' >>"$out"
+	else
+		printf '\n[OUTPUT]\n    Name      dosguard\n    Match     *\n    Key       host\n    Window    60s\n    Threshold 1000000000\n    Dry_Run   On\n    Log_Level info\n' >>"$out"
+	fi
+}
+
+# cpu CONF [-e PLUGIN] prints the user+sys seconds of one Fluent Bit run
+# (bash's time keyword: the child's rusage).
+cpu() {
+	local conf=$1 TIMEFORMAT='%U %S'
+	shift
+	if ! { time "$FLB" "$@" -c "$conf" >/dev/null 2>"$work/stderr"; } 2>"$work/time"; then
+		echo "bench-flb: $FLB failed:" >&2
+		tail -20 "$work/stderr" >&2
+		exit 1
+	fi
+	if [ $# -gt 0 ] && ! grep -q "records=$LINES " "$work/stderr"; then
+		echo "bench-flb: dosguard did not report records=$LINES at exit:" >&2
+		tail -5 "$work/stderr" >&2
+		exit 1
+	fi
+	awk '{ printf "%.3f", $1 + $2 }' "$work/time"
+}
+
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+echo "Fluent Bit: $FLB ($("$FLB" --version | head -1)); plugin: $PLUGIN"
+echo "lines: $LINES; rounds: $ROUNDS; CPU = user+sys of the whole process, in seconds"
+for n in "$@"; do
+	log=$work/access-$n.log
+	genlog "$n" >"$log"
+	conf "$work/null.conf" "$log" null
+	conf "$work/dosguard.conf" "$log" dosguard
+	echo
+	echo "clients: $n"
+	printf '%-6s %10s %10s %8s\n' round null dosguard ratio
+	: >"$work/nulls" && : >"$work/dgs" && : >"$work/ratios"
+	for r in $(seq 1 "$ROUNDS"); do
+		a=$(cpu "$work/null.conf")
+		b=$(cpu "$work/dosguard.conf" -e "$PLUGIN")
+		ratio=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f", b / a }')
+		echo "$a" >>"$work/nulls"
+		echo "$b" >>"$work/dgs"
+		echo "$ratio" >>"$work/ratios"
+		printf '%-6s %10s %10s %8s\n' "$r" "$a" "$b" "$ratio"
+	done
+	printf '%-6s %10s %10s %8s\n' median "$(median <"$work/nulls")" "$(median <"$work/dgs")" "$(median <"$work/ratios")"
+	rm -f "$log"
+done

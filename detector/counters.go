@@ -1,0 +1,106 @@
+package detector
+
+import "slices"
+
+// counters holds the ring of bucket counters of every entry: entry i owns
+// counters [i*ring, (i+1)*ring). They are 16 bits wide until a counter
+// would pass 65535; then all of them widen to 32 bits, once, for good. So a
+// counter never saturates or wraps, and a table whose counts stay small (a
+// bucket never holds more than the threshold: at that count the address
+// fires and stops counting) pays 2 bytes a bucket instead of 4.
+type counters struct {
+	ring int
+	c16  []uint16 // nil once wide
+	c32  []uint32 // nil until wide
+}
+
+// get returns counter s of entry i.
+func (c *counters) get(i uint32, s int) uint32 {
+	if c.c32 != nil {
+		return c.c32[int(i)*c.ring+s]
+	}
+	return uint32(c.c16[int(i)*c.ring+s])
+}
+
+// inc adds one to counter s of entry i.
+func (c *counters) inc(i uint32, s int) {
+	if c.c32 == nil {
+		p := &c.c16[int(i)*c.ring+s]
+		if *p < 0xffff {
+			*p++
+			return
+		}
+		c.widen()
+	}
+	c.c32[int(i)*c.ring+s]++
+}
+
+// dec takes one from counter s of entry i, which is not zero.
+func (c *counters) dec(i uint32, s int) {
+	if c.c32 != nil {
+		c.c32[int(i)*c.ring+s]--
+		return
+	}
+	c.c16[int(i)*c.ring+s]--
+}
+
+// take returns counter s of entry i and zeroes it.
+func (c *counters) take(i uint32, s int) uint32 {
+	j := int(i)*c.ring + s
+	if c.c32 != nil {
+		v := c.c32[j]
+		c.c32[j] = 0
+		return v
+	}
+	v := c.c16[j]
+	c.c16[j] = 0
+	return uint32(v)
+}
+
+// zero zeroes the ring of entry i.
+func (c *counters) zero(i uint32) {
+	j := int(i) * c.ring
+	if c.c32 != nil {
+		clear(c.c32[j : j+c.ring])
+		return
+	}
+	clear(c.c16[j : j+c.ring])
+}
+
+// push appends a zero ring for a new last entry.
+func (c *counters) push() {
+	if c.c32 != nil {
+		n := len(c.c32)
+		c.c32 = slices.Grow(c.c32, c.ring)[:n+c.ring]
+		clear(c.c32[n:])
+		return
+	}
+	n := len(c.c16)
+	c.c16 = slices.Grow(c.c16, c.ring)[:n+c.ring]
+	clear(c.c16[n:])
+}
+
+// pop drops the ring of the last entry, last, after moving it into entry i
+// if i is not last.
+func (c *counters) pop(i, last uint32) {
+	d, s, n := int(i)*c.ring, int(last)*c.ring, c.ring
+	if c.c32 != nil {
+		copy(c.c32[d:d+n], c.c32[s:s+n])
+		c.c32 = c.c32[:s]
+		return
+	}
+	copy(c.c16[d:d+n], c.c16[s:s+n])
+	c.c16 = c.c16[:s]
+}
+
+// widen turns the 16-bit counters into 32-bit ones.
+func (c *counters) widen() {
+	c.c32 = make([]uint32, len(c.c16), cap(c.c16))
+	for j, v := range c.c16 {
+		c.c32[j] = uint32(v)
+	}
+	c.c16 = nil
+}
+
+// wide reports whether the counters are 32 bits wide.
+func (c *counters) wide() bool { return c.c32 != nil }

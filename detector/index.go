@@ -1,0 +1,152 @@
+package detector
+
+import (
+	"encoding/binary"
+	"math/bits"
+	"math/rand/v2"
+)
+
+// index maps an address to its entry number. It is an open-addressing hash
+// table with linear probing over a power-of-two array of 8-byte slots, each
+// holding the top 32 bits of the key's hash (which also give the slot the
+// key belongs in) and the entry number plus one; 0 is a free slot. The key
+// itself lives only in the entry, so a slot costs 8 bytes, kept between 3/8
+// and 3/4 full: 11 to 21 bytes an address, against about 40 for a Go map
+// of [16]byte to uint32. A probe compares the 32 hash bits before it reads
+// an entry. Removal shifts the rest of the run back (no tombstones), so
+// probes stay short however many addresses come and go.
+//
+// The hash mixes the key's two 64-bit halves with four random 64-bit
+// seeds per Detector, by 128-bit multiplication (wyhash's mixing, which Go's
+// own maps use where the CPU has no AES): without the seeds, addresses an
+// attacker chooses (IPv6 gives them plenty) cannot be made to collide. It
+// costs a few instructions, so that Detector.Prefetch can look up a run of
+// addresses faster than their cache misses.
+type index struct {
+	seed  [4]uint64
+	slots []uint64
+	shift uint // 64 - log2(len(slots))
+	n     int  // occupied slots
+}
+
+// minIndexSlots is the size of a new index.
+const minIndexSlots = 8
+
+func newIndex() index {
+	return index{
+		seed:  [4]uint64{rand.Uint64(), rand.Uint64(), rand.Uint64(), rand.Uint64()},
+		slots: make([]uint64, minIndexSlots),
+		shift: 64 - 3,
+	}
+}
+
+// hash hashes key k.
+func (x *index) hash(k [16]byte) uint64 {
+	h := mix(binary.LittleEndian.Uint64(k[:8])^x.seed[0], binary.LittleEndian.Uint64(k[8:])^x.seed[1])
+	return mix(h^x.seed[2], x.seed[3])
+}
+
+// mix folds the 128-bit product of a and b.
+func mix(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	return hi ^ lo
+}
+
+// home is the slot a hash, or a slot's stored top 32 bits shifted back up,
+// belongs in.
+func (x *index) home(h uint64) int {
+	return int(h >> x.shift)
+}
+
+// find returns the number of the entry whose key is k, hashed to h.
+func (x *index) find(k [16]byte, h uint64, entries []entry) (uint32, bool) {
+	_, i, ok := x.lookup(k, h, entries)
+	return i, ok
+}
+
+// lookup returns the slot holding k and its entry number, or false and the
+// free slot ending k's run.
+func (x *index) lookup(k [16]byte, h uint64, entries []entry) (pos int, i uint32, ok bool) {
+	tag := h >> 32
+	mask := len(x.slots) - 1
+	for pos = x.home(h); ; pos = (pos + 1) & mask {
+		s := x.slots[pos]
+		if s == 0 {
+			return pos, 0, false
+		}
+		if s>>32 == tag {
+			if i = uint32(s) - 1; entries[i].key == k {
+				return pos, i, true
+			}
+		}
+	}
+}
+
+// add records that entry i has the key hashed to h, which is not in x.
+func (x *index) add(h uint64, i uint32) {
+	if 4*(x.n+1) > 3*len(x.slots) {
+		x.grow()
+	}
+	mask := len(x.slots) - 1
+	pos := x.home(h)
+	for x.slots[pos] != 0 {
+		pos = (pos + 1) & mask
+	}
+	x.slots[pos] = h>>32<<32 | uint64(i+1)
+	x.n++
+}
+
+// set makes the slot of key k, hashed to h, name entry i.
+func (x *index) set(k [16]byte, h uint64, i uint32, entries []entry) {
+	if pos, _, ok := x.lookup(k, h, entries); ok {
+		x.slots[pos] = x.slots[pos]>>32<<32 | uint64(i+1)
+	}
+}
+
+// del removes key k, hashed to h, and moves back the slots after it in its
+// run that may stand closer to their home.
+func (x *index) del(k [16]byte, h uint64, entries []entry) {
+	pos, _, ok := x.lookup(k, h, entries)
+	if !ok {
+		return
+	}
+	x.n--
+	mask := len(x.slots) - 1
+	for {
+		x.slots[pos] = 0
+		j := pos
+		for {
+			j = (j + 1) & mask
+			s := x.slots[j]
+			if s == 0 {
+				return
+			}
+			// The slot at j may move to pos if pos lies between its home
+			// and j, going round.
+			if (j-x.home(s>>32<<32))&mask >= (j-pos)&mask {
+				x.slots[pos] = s
+				pos = j
+				break
+			}
+		}
+	}
+}
+
+// grow doubles the slots and places every key again, from the hash bits
+// its slot holds.
+func (x *index) grow() {
+	old := x.slots
+	x.slots = make([]uint64, 2*len(old))
+	x.shift--
+	mask := len(x.slots) - 1
+	for _, s := range old {
+		if s == 0 {
+			continue
+		}
+		pos := x.home(s >> 32 << 32)
+		for x.slots[pos] != 0 {
+			pos = (pos + 1) & mask
+		}
+		x.slots[pos] = s
+	}
+}
