@@ -200,6 +200,30 @@ func scrape(t *testing.T, addr string) *metricstest.Scrape {
 	return s
 }
 
+// seriesCheck is one series a scrape must serve: its name, labels ("k=v")
+// and value (a histogram's count).
+type seriesCheck struct {
+	name   string
+	labels []string
+	want   float64
+}
+
+// checkSeries checks that s serves each series of checks, with the label
+// out too, at its value.
+func checkSeries(t *testing.T, s *metricstest.Scrape, out string, checks []seriesCheck) {
+	t.Helper()
+	for _, c := range checks {
+		labels := append([]string{out}, c.labels...)
+		if !s.Has(c.name, labels...) {
+			t.Errorf("%s%v: no such series", c.name, c.labels)
+			continue
+		}
+		if got := s.Value(c.name, labels...); got != c.want {
+			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
+		}
+	}
+}
+
 // TestEndpointCounts: what /metrics serves matches what was flushed and
 // what the local EC2 and SNS endpoints received.
 func TestEndpointCounts(t *testing.T) {
@@ -208,11 +232,7 @@ func TestEndpointCounts(t *testing.T) {
 	s := scrape(t, e.addr)
 	out := "output=dosguard.0"
 	ec2Calls := func(action string) float64 { return float64(e.ec2.CallCount(action)) }
-	checks := []struct {
-		name   string
-		labels []string
-		want   float64
-	}{
+	checkSeries(t, s, out, []seriesCheck{
 		{"dosguard_records_total", nil, 72},
 		{"dosguard_records_skipped_total", []string{"reason=exempt"}, 4},
 		{"dosguard_records_skipped_total", []string{"reason=no_key"}, 2},
@@ -239,16 +259,7 @@ func TestEndpointCounts(t *testing.T) {
 		{"dosguard_aws_calls_total", []string{"service=EC2"}, ec2Calls("*")},
 		{"dosguard_aws_call_duration_seconds", []string{"service=EC2"}, ec2Calls("*")},
 		{"dosguard_aws_calls_total", []string{"service=SNS", "operation=Publish", "outcome=ok"}, float64(e.sns.PublishCount())},
-	}
-	for _, c := range checks {
-		labels := append([]string{out}, c.labels...)
-		if got := s.Value(c.name, labels...); got != c.want {
-			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
-		}
-		if !s.Has(c.name, labels...) {
-			t.Errorf("%s%v: no such series", c.name, c.labels)
-		}
-	}
+	})
 	if n := e.ec2.CallCount("CreateNetworkAclEntry"); n != 3 {
 		t.Errorf("EC2 received %d CreateNetworkAclEntry, want 3 (the start-up probe, one per attacker)", n)
 	}

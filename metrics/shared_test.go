@@ -17,11 +17,7 @@ func TestSharedAndIPSetSeries(t *testing.T) {
 	s := scrape(t, e.addr)
 	out := "output=dosguard.0"
 	wafCalls := func(op string) float64 { return float64(e.waf.CallCount(op)) }
-	checks := []struct {
-		name   string
-		labels []string
-		want   float64
-	}{
+	checkSeries(t, s, out, []seriesCheck{
 		{"dosguard_decisions_total", []string{"status=blocked"}, 2},
 		{"dosguard_bans_active", []string{"target=" + e.set4, "family=ipv4"}, 1},
 		{"dosguard_bans_active", []string{"target=" + e.set4, "family=ipv6"}, 0},
@@ -43,17 +39,7 @@ func TestSharedAndIPSetSeries(t *testing.T) {
 		{"dosguard_redis_claims_total", []string{"outcome=lost"}, 0},
 		{"dosguard_redis_claims_total", []string{"outcome=error"}, 0},
 		{"dosguard_redis_bans_merged_total", nil, 0},
-	}
-	for _, c := range checks {
-		labels := append([]string{out}, c.labels...)
-		if !s.Has(c.name, labels...) {
-			t.Errorf("%s%v: no such series", c.name, c.labels)
-			continue
-		}
-		if got := s.Value(c.name, labels...); got != c.want {
-			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
-		}
-	}
+	})
 	if n := wafCalls(waftest.UpdateIPSet); n < 2 {
 		t.Errorf("WAF received %v UpdateIPSet, want at least one per set", n)
 	}
