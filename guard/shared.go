@@ -85,7 +85,7 @@ func (g *Guard) initShared(deps Deps) error {
 	g.shared = &sharedState{
 		cfg: c, client: client, keys: keys, log: g.log, tick: deps.SyncTick,
 		bans:   shared.NewBans(client, keys, c.Timeout),
-		syncer: shared.NewSyncer(client, keys, rules, c.Timeout, c.MaxPending, g.cfg.Blocks() && len(g.cfg.ACLIDs) > 0),
+		syncer: shared.NewSyncer(client, keys, rules, c.Timeout, c.MaxPending, g.cfg.Blocks() && g.cfg.Targets()),
 	}
 	return nil
 }
