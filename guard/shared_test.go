@@ -34,8 +34,8 @@ type fleet struct {
 	props conf.Props
 	logs  *syncBuffer
 	gs    []*member
-	paths int // paths sent so far: each record has its own
-	syncs int // sync rounds per chunk in spread (0: one)
+	paths int                                 // paths sent so far: each record has its own
+	syncs int                                 // sync rounds per chunk in spread (0: one)
 	waf   func(region string) wafipset.WAFAPI // set before add: the IP sets' clients
 }
 
