@@ -4,11 +4,12 @@ import (
 	"cmp"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 )
 
 // Entry is where a target holds a ban: the target's id (a network ACL such
-// as "acl-0abc") and the rule number there.
+// as "acl-0abc", an IP set's ARN) and the rule number there.
 type Entry struct {
 	// Target is the id of the target holding the entry.
 	Target string
@@ -18,6 +19,10 @@ type Entry struct {
 	// dosguard did not make it and never deletes it unless by hand.
 	Foreign bool
 }
+
+// IsIPSet reports whether a target id (Entry.Target) is an AWS WAF IP
+// set's: an IP set's id is its ARN, a network ACL's is "acl-...".
+func IsIPSet(id string) bool { return strings.HasPrefix(id, "arn:") }
 
 // Ban is one prefix denied by dosguard: one address, or an aggregate such
 // as a /24, with its entry in each target, when it began, when it ends

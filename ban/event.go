@@ -89,9 +89,30 @@ func (e Event) Text() string {
 	case Flushed:
 		return "flushed"
 	case RemovedByHand:
-		return "removed by hand from the NACL"
+		return "removed by hand from " + e.targetKinds()
 	case RateLimit:
 		return "rate limit"
 	}
 	return e.Reason
+}
+
+// targetKinds names the kinds of target e's entries were in: "the NACL",
+// "the IP set" or "the NACL and the IP set" (a ban without entries: "the
+// NACL").
+func (e Event) targetKinds() string {
+	var nacl, set bool
+	for _, en := range e.Entries {
+		if IsIPSet(en.Target) {
+			set = true
+		} else {
+			nacl = true
+		}
+	}
+	switch {
+	case set && nacl:
+		return "the NACL and the IP set"
+	case set:
+		return "the IP set"
+	}
+	return "the NACL"
 }

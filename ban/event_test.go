@@ -11,6 +11,14 @@ import (
 // and their golden tests carry.
 func TestText(t *testing.T) {
 	agg := netip.MustParsePrefix("203.0.113.0/24")
+	const set = "arn:aws:wafv2:us-east-1:123456789012:regional/ipset/dosguard-v4/id4"
+	gone := func(targets ...string) ban.Event {
+		e := ban.Event{Status: ban.Unblocked, Cause: ban.RemovedByHand}
+		for _, t := range targets {
+			e.Entries = append(e.Entries, ban.Entry{Target: t})
+		}
+		return e
+	}
 	tests := []struct {
 		e    ban.Event
 		want string
@@ -26,6 +34,9 @@ func TestText(t *testing.T) {
 		{ban.Event{Status: ban.Unblocked, Cause: ban.ByHand}, "by hand"},
 		{ban.Event{Status: ban.Unblocked, Cause: ban.Flushed}, "flushed"},
 		{ban.Event{Status: ban.Unblocked, Cause: ban.RemovedByHand}, "removed by hand from the NACL"},
+		{gone("acl-1", "acl-2"), "removed by hand from the NACL"},
+		{gone(set), "removed by hand from the IP set"},
+		{gone("acl-1", set), "removed by hand from the NACL and the IP set"},
 		{ban.Event{Status: ban.Failed, Cause: ban.RateLimit}, "rate limit"},
 		{ban.Event{Status: ban.Failed, Cause: ban.Refused, Reason: "NetworkAclEntryLimitExceeded"}, "NetworkAclEntryLimitExceeded"},
 		{ban.Event{Status: ban.Failed, Cause: ban.Refused, Reason: "no free rule number"}, "no free rule number"},

@@ -50,6 +50,8 @@ type sharedState struct {
 
 	mu   sync.Mutex // guards snap
 	snap *snapshot
+
+	stats sharedCounters // for metrics (sharedmetrics.go)
 }
 
 // snapshot is the bans hash as a round read it, and the shared store's
@@ -83,7 +85,7 @@ func (g *Guard) initShared(deps Deps) error {
 	g.shared = &sharedState{
 		cfg: c, client: client, keys: keys, log: g.log, tick: deps.SyncTick,
 		bans:   shared.NewBans(client, keys, c.Timeout),
-		syncer: shared.NewSyncer(client, keys, rules, c.Timeout, c.MaxPending, g.cfg.Blocks() && len(g.cfg.ACLIDs) > 0),
+		syncer: shared.NewSyncer(client, keys, rules, c.Timeout, c.MaxPending, g.cfg.Blocks() && g.cfg.Targets()),
 	}
 	return nil
 }
@@ -175,10 +177,12 @@ func (g *Guard) syncRound(ctx context.Context) {
 	}
 	f.mu.Unlock()
 	seq := s.bans.Seq()
+	start := time.Now()
 	res, err := s.syncer.Round(ctx, s.deltas)
 	if ctx.Err() != nil {
 		return // closing
 	}
+	s.stats.round(time.Since(start), err, s.syncer.Dropped())
 	if s.report(err) {
 		s.log.Info("redis answers again: counting globally", "not_synced", g.sharedDropped())
 	}
@@ -236,6 +240,7 @@ func (g *Guard) mergeShared() {
 		return
 	}
 	added, gone := g.enf.Merge(shared.Decode(snap.raw))
+	s.stats.merged.Add(int64(len(added)))
 	for _, b := range gone {
 		g.quiet.Unban(b.Prefix)
 	}
@@ -256,11 +261,15 @@ func (g *Guard) claim(ctx context.Context, key string, ttl time.Duration, holdLo
 	}
 	won, left, err := s.bans.Claim(ctx, key, ttl)
 	if err != nil {
+		s.stats.claimErrors.Add(1)
 		s.report(err)
 		return true
 	}
 	if !won {
+		s.stats.claimsLost.Add(1)
 		holdLost(left)
+	} else {
+		s.stats.claimsWon.Add(1)
 	}
 	return won
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/dosguard/dosguard/notify"
 	"github.com/dosguard/dosguard/notify/notifytest"
 	"github.com/dosguard/dosguard/shared/redistest"
+	"github.com/dosguard/dosguard/wafipset"
 )
 
 // fleet is n guards (replicas behind one load balancer) sharing one
@@ -33,8 +34,9 @@ type fleet struct {
 	props conf.Props
 	logs  *syncBuffer
 	gs    []*member
-	paths int // paths sent so far: each record has its own
-	syncs int // sync rounds per chunk in spread (0: one)
+	paths int                                 // paths sent so far: each record has its own
+	syncs int                                 // sync rounds per chunk in spread (0: one)
+	waf   func(region string) wafipset.WAFAPI // set before add: the IP sets' clients
 }
 
 type member struct {
@@ -78,7 +80,7 @@ func (f *fleet) add() *member {
 	m := &member{tick: make(chan time.Time), decs: make(chan notify.Decision, 100)}
 	deps := Deps{EC2: f.ec2.Client(f.t), SNS: f.sns.Client(f.t), Now: f.clock.Now, Tick: m.tick,
 		NotifyTick: make(chan time.Time), SyncTick: make(chan time.Time),
-		OnDecision: func(d notify.Decision) { m.decs <- d }}
+		OnDecision: func(d notify.Decision) { m.decs <- d }, WAF: f.waf}
 	logger := slog.New(slog.NewTextHandler(f.logs, nil))
 	if m.g, err = New(cfg, deps, logger); err != nil {
 		f.t.Fatal(err)

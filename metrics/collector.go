@@ -16,6 +16,7 @@ type Source interface {
 	RuleStats() []guard.RuleStats
 	Decisions() []guard.DecisionCount
 	Occupancy() []enforce.Occupancy
+	SharedStats() (guard.SharedStats, bool)
 }
 
 var _ Source = (*guard.Guard)(nil)
@@ -30,6 +31,7 @@ type collector struct {
 	hits, decisions, threshold                         *prometheus.Desc
 	tracked, evicted, untracked, late                  *prometheus.Desc
 	bans, capacity                                     *prometheus.Desc
+	shared                                             sharedDescs
 }
 
 func newCollector(name string, src Source) *collector {
@@ -54,14 +56,15 @@ func newCollector(name string, src Source) *collector {
 		evicted:   d("dosguard_addresses_evicted_total", "Tracked addresses evicted to make room for new ones.", "rule"),
 		untracked: d("dosguard_addresses_untracked_total", "New addresses not tracked because the table was full of addresses that tripped.", "rule"),
 		late:      d("dosguard_records_late_total", "Records too old for their address's window, skipped.", "rule"),
-		bans:      d("dosguard_bans_active", "Entries of the current bans in each target, by address family (target \"none\": a dry run without Network ACLs).", "target", "family"),
-		capacity:  d("dosguard_target_capacity", "The most entries a target may hold, by address family (NACL_Entry_Limit).", "target", "family"),
+		bans:      d("dosguard_bans_active", "Entries of the current bans in each target (a Network ACL's id or an IP set's ARN), by address family (target \"none\": a dry run without targets).", "target", "family"),
+		capacity:  d("dosguard_target_capacity", "The most entries a target may hold, by address family (NACL_Entry_Limit, WAF_Entry_Limit).", "target", "family"),
+		shared:    newSharedDescs(d),
 	}
 }
 
 func (c *collector) descs() []*prometheus.Desc {
-	return []*prometheus.Desc{c.records, c.malformed, c.groups, c.skipped, c.dropped, c.lost, c.hits,
-		c.decisions, c.threshold, c.tracked, c.evicted, c.untracked, c.late, c.bans, c.capacity}
+	return append([]*prometheus.Desc{c.records, c.malformed, c.groups, c.skipped, c.dropped, c.lost, c.hits,
+		c.decisions, c.threshold, c.tracked, c.evicted, c.untracked, c.late, c.bans, c.capacity}, c.shared.list()...)
 }
 
 // Describe implements prometheus.Collector.
@@ -106,6 +109,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		if o.Capacity > 0 {
 			gauge(c.capacity, int64(o.Capacity), o.Target, fam)
 		}
+	}
+	if st, ok := c.src.SharedStats(); ok {
+		c.shared.collect(ch, st)
 	}
 }
 

@@ -56,9 +56,9 @@ var (
 
 // TestDashboardMetricsServed: every metric the dashboard queries, and every
 // label it selects or groups by, is served by /metrics of a guard that has
-// flushed, blocked and notified.
+// flushed, blocked and notified, with the shared state on Redis and IP sets.
 func TestDashboardMetricsServed(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, withShared)
 	e.flush(t)
 	s := scrape(t, e.addr)
 	served := s.Names()
@@ -112,7 +112,8 @@ func TestDashboardMetricsServed(t *testing.T) {
 }
 
 // TestReadmeListsMetrics: README's metric table lists exactly the dosguard_
-// metrics /metrics serves.
+// metrics /metrics serves (with the shared state on Redis, whose series
+// are served only then).
 func TestReadmeListsMetrics(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join("..", "README.md"))
 	if err != nil {
@@ -123,7 +124,7 @@ func TestReadmeListsMetrics(t *testing.T) {
 	for _, m := range row.FindAllStringSubmatch(string(data), -1) {
 		listed = append(listed, strings.Split(m[1], ", ")...)
 	}
-	e := newEnv(t)
+	e := newEnv(t, withShared)
 	e.flush(t)
 	var served []string
 	for name := range scrape(t, e.addr).Families {

@@ -13,7 +13,11 @@
 //   - one flush-duration and one records-per-flush observation per flush
 //     (ObserveFlush, lock-free, no allocation);
 //   - every AWS call by service, operation and outcome, with its latency,
-//     from a middleware added to the AWS clients (APIOption).
+//     from a middleware added to the AWS clients (APIOption): EC2, WAFv2
+//     and SNS, all built from one aws.Config;
+//   - with Redis_URL, the shared state's sync rounds, their duration,
+//     whether Redis answers, the counts dropped, the claims and the bans
+//     merged, kept with atomics by the sync goroutine and the worker.
 //
 // No series carries a client address: the labels are output, rule,
 // status, reason, target, family, service, operation and outcome, each

@@ -17,6 +17,8 @@ import (
 	"github.com/dosguard/dosguard/metrics/metricstest"
 	"github.com/dosguard/dosguard/notify"
 	"github.com/dosguard/dosguard/notify/notifytest"
+	"github.com/dosguard/dosguard/shared/redistest"
+	"github.com/dosguard/dosguard/wafipset/waftest"
 )
 
 const (
@@ -67,9 +69,33 @@ type env struct {
 	g         *guard.Guard
 	decisions chan notify.Decision
 	addr      string
+
+	// With withShared: Redis, the IP sets next to the NACL, and the sync
+	// rounds' tick.
+	redis      *redistest.Server
+	waf        *waftest.Server
+	set4, set6 string
+	syncTick   chan time.Time
 }
 
-func newEnv(t *testing.T) *env {
+// envOption adds to the env's configuration before the guard is built.
+type envOption func(t *testing.T, e *env, props conf.Props)
+
+// withShared turns on what other features add: the shared state on a real
+// Redis and an IPv4 and an IPv6 WAF IP set beside the NACL, so that every
+// series the plugin may serve is served.
+func withShared(t *testing.T, e *env, props conf.Props) {
+	e.redis = redistest.Start(t)
+	e.waf = waftest.NewServer(t)
+	e.set4 = e.waf.AddSet(waftest.Regional, "dosguard-v4", "id4", "IPV4")
+	e.set6 = e.waf.AddSet(waftest.Regional, "dosguard-v6", "id6", "IPV6")
+	e.syncTick = make(chan time.Time)
+	props["Redis_URL"] = e.redis.URL()
+	props["WAF_IP_Set_ARN"] = e.set4 + "," + e.set6
+	props["WAF_Endpoint"] = e.waf.URL()
+}
+
+func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
 	e := &env{ec2: acltest.NewServer(), sns: notifytest.NewServer(), hub: &metrics.Hub{}, decisions: make(chan notify.Decision, 64)}
 	t.Cleanup(e.ec2.Close)
@@ -85,10 +111,14 @@ func newEnv(t *testing.T) *env {
 	} {
 		t.Setenv(k, v)
 	}
-	cfg, err := conf.Parse(conf.Props{
+	props := conf.Props{
 		"Threshold": "10", "Rule_Name": "block.flood", "Network_ACL_ID": testACL, "SNS_Topic_ARN": testTopic,
 		"EC2_Endpoint": e.ec2.URL(), "SNS_Endpoint": e.sns.URL(), "Notify_Interval": "0", "Metrics_Listen": "127.0.0.1:2022",
-	})
+	}
+	for _, o := range opts {
+		o(t, e, props)
+	}
+	cfg, err := conf.Parse(props)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,6 +134,9 @@ func newEnv(t *testing.T) *env {
 	deps.Now = func() time.Time { return t0 }
 	deps.Tick = make(chan time.Time)
 	deps.NotifyTick = make(chan time.Time)
+	if e.syncTick != nil {
+		deps.SyncTick = e.syncTick
+	}
 	deps.OnDecision = func(d notify.Decision) { e.decisions <- d }
 	if e.g, err = guard.New(cfg, deps, nil); err != nil {
 		t.Fatal(err)
@@ -145,6 +178,11 @@ func (e *env) flush(t *testing.T) {
 			t.Fatalf("%d SNS messages after 30s, want 2", n)
 		}
 	}
+	// With Redis: three ticks of the sync loop; the third is taken once the
+	// first two rounds are over.
+	for i := 0; e.syncTick != nil && i < 3; i++ {
+		e.syncTick <- t0
+	}
 	// SNS has the messages before the client has read its answers: close
 	// the guard, which waits for the publisher, so that every call has
 	// been counted. The output stays registered and is scraped after.
@@ -162,6 +200,30 @@ func scrape(t *testing.T, addr string) *metricstest.Scrape {
 	return s
 }
 
+// seriesCheck is one series a scrape must serve: its name, labels ("k=v")
+// and value (a histogram's count).
+type seriesCheck struct {
+	name   string
+	labels []string
+	want   float64
+}
+
+// checkSeries checks that s serves each series of checks, with the label
+// out too, at its value.
+func checkSeries(t *testing.T, s *metricstest.Scrape, out string, checks []seriesCheck) {
+	t.Helper()
+	for _, c := range checks {
+		labels := append([]string{out}, c.labels...)
+		if !s.Has(c.name, labels...) {
+			t.Errorf("%s%v: no such series", c.name, c.labels)
+			continue
+		}
+		if got := s.Value(c.name, labels...); got != c.want {
+			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
+		}
+	}
+}
+
 // TestEndpointCounts: what /metrics serves matches what was flushed and
 // what the local EC2 and SNS endpoints received.
 func TestEndpointCounts(t *testing.T) {
@@ -170,11 +232,7 @@ func TestEndpointCounts(t *testing.T) {
 	s := scrape(t, e.addr)
 	out := "output=dosguard.0"
 	ec2Calls := func(action string) float64 { return float64(e.ec2.CallCount(action)) }
-	checks := []struct {
-		name   string
-		labels []string
-		want   float64
-	}{
+	checkSeries(t, s, out, []seriesCheck{
 		{"dosguard_records_total", nil, 72},
 		{"dosguard_records_skipped_total", []string{"reason=exempt"}, 4},
 		{"dosguard_records_skipped_total", []string{"reason=no_key"}, 2},
@@ -201,16 +259,7 @@ func TestEndpointCounts(t *testing.T) {
 		{"dosguard_aws_calls_total", []string{"service=EC2"}, ec2Calls("*")},
 		{"dosguard_aws_call_duration_seconds", []string{"service=EC2"}, ec2Calls("*")},
 		{"dosguard_aws_calls_total", []string{"service=SNS", "operation=Publish", "outcome=ok"}, float64(e.sns.PublishCount())},
-	}
-	for _, c := range checks {
-		labels := append([]string{out}, c.labels...)
-		if got := s.Value(c.name, labels...); got != c.want {
-			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
-		}
-		if !s.Has(c.name, labels...) {
-			t.Errorf("%s%v: no such series", c.name, c.labels)
-		}
-	}
+	})
 	if n := e.ec2.CallCount("CreateNetworkAclEntry"); n != 3 {
 		t.Errorf("EC2 received %d CreateNetworkAclEntry, want 3 (the start-up probe, one per attacker)", n)
 	}

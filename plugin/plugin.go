@@ -93,8 +93,8 @@ func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
 	inst.alive.Store(true)
 	instances.Store(inst, struct{}{})
 	output.FLBPluginSetContext(plugin, inst)
-	logger.Info("started", "rules", len(cfg.Rules), "acl_ids", cfg.ACLIDs, "dry_run", cfg.DryRun,
-		"sns", cfg.TopicARN != "", "state_file", cfg.StateFile)
+	logger.Info("started", "rules", len(cfg.Rules), "acl_ids", cfg.ACLIDs, "ip_sets", cfg.WAFIPSetARNs,
+		"redis", cfg.Redis.On(), "dry_run", cfg.DryRun, "sns", cfg.TopicARN != "", "state_file", cfg.StateFile)
 	for _, r := range cfg.Rules {
 		logger.Info("rule " + r.Describe())
 	}

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/wafv2/types"
+
+	"github.com/dosguard/dosguard/ban"
 )
 
 // cloudFrontRegion is where CLOUDFRONT-scoped sets are called.
@@ -52,4 +54,4 @@ func (a ARN) String() string { return a.Raw }
 
 // IsTarget reports whether a target id (ban.Entry.Target) is an IP set's:
 // a Set's id is its ARN, a network ACL's is "acl-...".
-func IsTarget(id string) bool { return strings.HasPrefix(id, "arn:") }
+func IsTarget(id string) bool { return ban.IsIPSet(id) }
