@@ -39,7 +39,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/netip"
 	"slices"
 	"strings"
@@ -197,7 +196,7 @@ func (n *NACL) Add(ctx context.Context, p netip.Prefix) (ban.Entry, error) {
 			n.log.Warn("acl: rule number taken meanwhile, retrying", "acl", n.id, "rule", e.Rule, "prefix", p, "attempt", attempt)
 			continue
 		}
-		if outcomeUnknown(err) || errorCode(err) == "NetworkAclEntryAlreadyExists" {
+		if target.OutcomeUnknown(err) || errorCode(err) == "NetworkAclEntryAlreadyExists" {
 			if n.holdsNow(ctx, e.Rule, p) {
 				n.log.Warn("acl: create answered with an error but the entry is there: kept", "acl", n.id, "rule", e.Rule, "prefix", p, "err", err)
 				return e, nil
@@ -293,17 +292,6 @@ func denyEntry(rule int, p netip.Prefix) types.NetworkAclEntry {
 	return e
 }
 
-// outcomeUnknown reports whether a failed call may still have taken effect:
-// anything but a 4xx answer.
-func outcomeUnknown(err error) bool {
-	var re interface{ HTTPStatusCode() int }
-	if errors.As(err, &re) {
-		s := re.HTTPStatusCode()
-		return s < http.StatusBadRequest || s >= http.StatusInternalServerError
-	}
-	return true
-}
-
 // Remove deletes the entry of p at rule, only if the ACL still holds an
 // ingress deny entry (protocol -1) for exactly p there: a number reused for
 // anything else is left alone, and an entry already gone (or an ACL gone)
@@ -327,7 +315,7 @@ func (n *NACL) Remove(ctx context.Context, p netip.Prefix, rule int) error {
 	err = n.deleteEntry(ctx, rule, p)
 	switch {
 	case err == nil, errorCode(err) == "InvalidNetworkAclEntry.NotFound":
-	case outcomeUnknown(err) && !n.holdsNow(ctx, rule, p):
+	case target.OutcomeUnknown(err) && !n.holdsNow(ctx, rule, p):
 		n.log.Warn("acl: delete answered with an error but the entry is gone", "acl", n.id, "rule", rule, "prefix", p, "err", err)
 	default:
 		return err

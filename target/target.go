@@ -11,6 +11,7 @@ package target
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/netip"
 
 	"github.com/dosguard/dosguard/ban"
@@ -73,6 +74,18 @@ func Code(err error) string {
 		return f.Code()
 	}
 	return err.Error()
+}
+
+// OutcomeUnknown reports whether a failed AWS call may still have taken
+// effect: anything but a 4xx answer (a 5xx, a timeout, a cut connection).
+// The target is then read back.
+func OutcomeUnknown(err error) bool {
+	var re interface{ HTTPStatusCode() int }
+	if errors.As(err, &re) {
+		s := re.HTTPStatusCode()
+		return s < http.StatusBadRequest || s >= http.StatusInternalServerError
+	}
+	return true
 }
 
 // Transient reports whether err is a target's transient failure.

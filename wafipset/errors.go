@@ -102,14 +102,3 @@ func errorCode(err error) string {
 	}
 	return ""
 }
-
-// outcomeUnknown reports whether a failed call may still have taken
-// effect: anything but a 4xx answer.
-func outcomeUnknown(err error) bool {
-	var re interface{ HTTPStatusCode() int }
-	if errors.As(err, &re) {
-		s := re.HTTPStatusCode()
-		return s < http.StatusBadRequest || s >= http.StatusInternalServerError
-	}
-	return true
-}

@@ -388,7 +388,7 @@ func (s *Set) apply(ctx context.Context, changes []change) []target.Outcome {
 			return outs
 		}
 		last = err
-		if outcomeUnknown(err) {
+		if target.OutcomeUnknown(err) {
 			for _, o := range outs {
 				if o.Add && o.Err == nil && !o.Entry.Foreign {
 					tried[o.Prefix] = true

@@ -117,7 +117,7 @@ type Server struct {
 	quota      int
 	denyWrites bool
 	ignoreDry  bool
-	faults     []*fault
+	faults     awstest.Faults
 	stalls     awstest.Stalls
 	hooks      []func(action string, form url.Values)
 	calls      []Call
@@ -131,22 +131,12 @@ type networkACL struct {
 	entries   []Entry // canonical CIDRs
 }
 
-type fault struct {
-	kind   faultKind
-	action string
-	code   string
-	status int
-	left   int
-}
-
-// faultKind is what an injected fault does to a call.
-type faultKind int
-
+// What an injected fault does to a call (awstest.Fault.Kind).
 const (
-	faultFail  faultKind = iota // answer an error, apply nothing
-	faultAfter                  // apply, then answer an error
-	faultCut                    // apply, then close the connection unanswered
-	faultDrop                   // answer 200, apply nothing
+	faultFail  = iota // answer an error, apply nothing
+	faultAfter        // apply, then answer an error
+	faultCut          // apply, then close the connection unanswered
+	faultDrop         // answer 200, apply nothing
 )
 
 // NewServer starts a server with no network ACLs and the default quota.
@@ -285,28 +275,26 @@ func (s *Server) Fail(action, code string, status, times int) {
 	if times <= 0 {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = append(s.faults, &fault{action: action, code: code, status: status, left: times})
+	s.addFault(awstest.Fault{Kind: faultFail, Op: action, Code: code, Status: status, Left: times})
 }
 
 // FailAfter makes the next times calls of action apply, then answer with
 // the EC2 error code and HTTP status, as when EC2 wrote an entry and the
 // answer was an InternalError 500. Faults queue in the order they are set.
 func (s *Server) FailAfter(action, code string, status, times int) {
-	s.addFault(&fault{kind: faultAfter, action: action, code: code, status: status, left: times})
+	s.addFault(awstest.Fault{Kind: faultAfter, Op: action, Code: code, Status: status, Left: times})
 }
 
 // Cut makes the next times calls of action apply, then close the
 // connection without an answer: a lost or cut-off answer.
 func (s *Server) Cut(action string, times int) {
-	s.addFault(&fault{kind: faultCut, action: action, left: times})
+	s.addFault(awstest.Fault{Kind: faultCut, Op: action, Left: times})
 }
 
 // Drop makes the next times calls of action answer 200 and apply nothing:
 // a write that never happened, reported as done.
 func (s *Server) Drop(action string, times int) {
-	s.addFault(&fault{kind: faultDrop, action: action, left: times})
+	s.addFault(awstest.Fault{Kind: faultDrop, Op: action, Left: times})
 }
 
 // IgnoreDryRun makes writes with DryRun apply as if DryRun were not set,
@@ -317,13 +305,10 @@ func (s *Server) IgnoreDryRun(ignore bool) {
 	s.ignoreDry = ignore
 }
 
-func (s *Server) addFault(f *fault) {
-	if f.left <= 0 {
-		return
-	}
+func (s *Server) addFault(f awstest.Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults = append(s.faults, f)
+	s.faults.Add(f)
 }
 
 // Stall makes calls of action ("*" for any action) hang, after they are
@@ -412,13 +397,13 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	f := s.takeFault(action)
+	f := s.faults.Take(action)
 	switch {
 	case f == nil:
-	case f.kind == faultFail:
-		writeError(w, reqID, errorf(f.status, f.code, "acltest: injected %s", f.code))
+	case f.Kind == faultFail:
+		writeError(w, reqID, errorf(f.Status, f.Code, "acltest: injected %s", f.Code))
 		return
-	case f.kind == faultDrop:
+	case f.Kind == faultDrop:
 		writeXML(w, http.StatusOK, returnResponse(action, reqID))
 		return
 	}
@@ -442,9 +427,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		err = errorf(http.StatusBadRequest, "InvalidAction", "The action %s is not valid for this web service.", action)
 	}
 	switch {
-	case f != nil && f.kind == faultAfter:
-		writeError(w, reqID, errorf(f.status, f.code, "acltest: injected %s after applying", f.code))
-	case f != nil && f.kind == faultCut:
+	case f != nil && f.Kind == faultAfter:
+		writeError(w, reqID, errorf(f.Status, f.Code, "acltest: injected %s after applying", f.Code))
+	case f != nil && f.Kind == faultCut:
 		if conn, _, herr := w.(http.Hijacker).Hijack(); herr == nil {
 			conn.Close()
 		}
@@ -480,21 +465,6 @@ func (s *Server) waitStall(ctx context.Context, action string) *apiError {
 		return errorf(http.StatusServiceUnavailable, "ServiceUnavailable", "acltest: server closed")
 	case err != nil:
 		return errorf(http.StatusServiceUnavailable, "RequestCanceled", "acltest: client gave up: %v", err)
-	}
-	return nil
-}
-
-// takeFault consumes one injected fault for action; s.mu must be held.
-func (s *Server) takeFault(action string) *fault {
-	for i, f := range s.faults {
-		if f.action != action && f.action != "*" {
-			continue
-		}
-		f.left--
-		if f.left <= 0 {
-			s.faults = slices.Delete(s.faults, i, i+1)
-		}
-		return f
 	}
 	return nil
 }

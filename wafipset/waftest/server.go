@@ -85,7 +85,7 @@ type Server struct {
 	mu         sync.Mutex
 	sets       map[string]*ipSet // by scope/name/id
 	denyWrites bool
-	faults     []*fault
+	faults     awstest.Faults
 	stalls     awstest.Stalls
 	hooks      []func(c Call)
 	calls      []Call
@@ -96,12 +96,6 @@ type ipSet struct {
 	arn, name, id, scope, version, description string
 	addrs                                      []string
 	token                                      string
-}
-
-type fault struct {
-	op, code string
-	status   int
-	left     int
 }
 
 // NewServer starts a server with no IP sets, closed at the end of t.
@@ -229,14 +223,14 @@ func (s *Server) DenyWrites(deny bool) {
 func (s *Server) Fail(op, code string, status, times int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults = append(s.faults, &fault{op: op, code: code, status: status, left: times})
+	s.faults.Add(awstest.Fault{Op: op, Code: code, Status: status, Left: times})
 }
 
 // ClearFaults drops the faults injected by Fail and not yet used.
 func (s *Server) ClearFaults() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults = nil
+	s.faults.Clear()
 }
 
 // Stall holds calls of op ("*": any) until release is called, the client
@@ -326,8 +320,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if f := s.takeFault(op); f != nil {
-		writeError(w, errorf(f.status, f.code, "waftest: injected %s", f.code))
+	if f := s.faults.Take(op); f != nil {
+		writeError(w, errorf(f.Status, f.Code, "waftest: injected %s", f.Code))
 		return
 	}
 	var (
@@ -462,21 +456,6 @@ func canonical(a, version string) (string, error) {
 func (s *Server) waitStall(ctx context.Context, op string) *apiError {
 	if err := s.stalls.Wait(ctx, op, s.closed); err != nil {
 		return errorf(http.StatusServiceUnavailable, "ServiceUnavailable", "waftest: %v", err)
-	}
-	return nil
-}
-
-// takeFault consumes one injected fault for op; s.mu must be held.
-func (s *Server) takeFault(op string) *fault {
-	for i, f := range s.faults {
-		if f.op != op && f.op != "*" {
-			continue
-		}
-		f.left--
-		if f.left <= 0 {
-			s.faults = slices.Delete(s.faults, i, i+1)
-		}
-		return f
 	}
 	return nil
 }
