@@ -200,6 +200,36 @@ func NewKeyExtractor(spec KeySpec) (*KeyExtractor, error) {
 	return &KeyExtractor{field: spec.Field, fallback: spec.Fallback, trusted: trusted}, nil
 }
 
+// KeyExtractors holds one KeyExtractor per distinct key field, so rules
+// reading the same field share it and a record's key is extracted once.
+// The zero value is empty and ready to use.
+type KeyExtractors struct {
+	list []*KeyExtractor
+	seen map[string]int
+}
+
+// Add returns the index of spec's extractor, compiling it (NewKeyExtractor)
+// the first time its Field is seen.
+func (ks *KeyExtractors) Add(spec KeySpec) (int, error) {
+	id := spec.Field.String()
+	if k, ok := ks.seen[id]; ok {
+		return k, nil
+	}
+	x, err := NewKeyExtractor(spec)
+	if err != nil {
+		return 0, err
+	}
+	if ks.seen == nil {
+		ks.seen = map[string]int{}
+	}
+	ks.seen[id] = len(ks.list)
+	ks.list = append(ks.list, x)
+	return len(ks.list) - 1, nil
+}
+
+// List returns the extractors, by index.
+func (ks *KeyExtractors) List() []*KeyExtractor { return ks.list }
+
 // Extract returns the client address of body, an encoded record map:
 //
 //  1. If Fallback is set and the record has it, the peer is its value, a

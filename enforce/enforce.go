@@ -120,7 +120,7 @@ func New(cfg Config, targets []target.Target, st store.Store, logger *slog.Logge
 		cfg.Now = func() time.Time { return time.Time{} }
 	}
 	return &Enforcer{
-		cfg: pc, targets: targets, shared: shared, store: st, log: logger, clock: cfg.Now, wait: sleepCtx,
+		cfg: pc, targets: targets, shared: shared, store: st, log: logger, clock: cfg.Now, wait: target.Sleep,
 		limits:  pc.NewLimits(cfg.DryRun),
 		bans:    make(map[netip.Prefix]ban.Ban),
 		history: make(map[netip.Prefix]ban.Offence),
@@ -135,23 +135,6 @@ func (e *Enforcer) Targets() []string {
 		ids[i] = t.ID()
 	}
 	return ids
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return nil
-	}
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
-		return context.DeadlineExceeded // waiting would outlast the caller
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // Bans returns a copy of the current bans, ordered by prefix.

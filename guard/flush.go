@@ -81,31 +81,22 @@ const batchSize = 32
 func compileRules(cfg conf.Config) ([]*rule, []*detector.KeyExtractor, error) {
 	var (
 		rules []*rule
-		keys  []*detector.KeyExtractor
+		keys  detector.KeyExtractors
 	)
-	seen := map[string]int{}
 	for _, cr := range cfg.Rules {
 		if cr.Cond == nil && cr.Where != "" {
 			return nil, nil, fmt.Errorf("guard: rule %s: where %q is not compiled: build rules with conf", cr.Name, cr.Where)
 		}
-		ks := detector.KeySpec{Field: cr.ResolvedKey(), Fallback: cfg.KeyFallback, Trusted: cfg.TrustedProxies}
-		id := ks.Field.String()
-		k, ok := seen[id]
-		if !ok {
-			x, err := detector.NewKeyExtractor(ks)
-			if err != nil {
-				return nil, nil, fmt.Errorf("guard: rule %s: %w", cr.Name, err)
-			}
-			k = len(keys)
-			keys = append(keys, x)
-			seen[id] = k
+		k, err := keys.Add(detector.KeySpec{Field: cr.ResolvedKey(), Fallback: cfg.KeyFallback, Trusted: cfg.TrustedProxies})
+		if err != nil {
+			return nil, nil, fmt.Errorf("guard: rule %s: %w", cr.Name, err)
 		}
 		rules = append(rules, &rule{Rule: cr, index: len(rules), key: k})
 	}
 	if len(rules) == 0 {
 		return nil, nil, errors.New("guard: no rules")
 	}
-	return rules, keys, nil
+	return rules, keys.List(), nil
 }
 
 // init makes the detectors, each asking q whether an address it fired for

@@ -59,21 +59,14 @@ func New(cfg conf.Config) (*Tracker, error) {
 	if t.exempt, err = detector.NewExemptions(detector.ExemptionsConfig{Allowlist: cfg.Allowlist, BlockPrivate: cfg.BlockPrivate}); err != nil {
 		return nil, fmt.Errorf("peaks: %w", err)
 	}
-	seen := map[string]int{}
+	var keys detector.KeyExtractors
 	for _, cr := range cfg.Rules {
 		if cr.Cond == nil && cr.Where != "" {
 			return nil, fmt.Errorf("peaks: rule %s: where %q is not compiled: build rules with conf", cr.Name, cr.Where)
 		}
-		ks := detector.KeySpec{Field: cr.ResolvedKey(), Fallback: cfg.KeyFallback, Trusted: cfg.TrustedProxies}
-		k, ok := seen[ks.Field.String()]
-		if !ok {
-			x, err := detector.NewKeyExtractor(ks)
-			if err != nil {
-				return nil, fmt.Errorf("peaks: rule %s: %w", cr.Name, err)
-			}
-			k = len(t.keys)
-			t.keys = append(t.keys, x)
-			seen[ks.Field.String()] = k
+		k, err := keys.Add(detector.KeySpec{Field: cr.ResolvedKey(), Fallback: cfg.KeyFallback, Trusted: cfg.TrustedProxies})
+		if err != nil {
+			return nil, fmt.Errorf("peaks: rule %s: %w", cr.Name, err)
 		}
 		// A threshold no count reaches: the detector only counts.
 		threshold := math.MaxInt32
@@ -92,6 +85,7 @@ func New(cfg conf.Config) (*Tracker, error) {
 	if len(t.rules) == 0 {
 		return nil, errors.New("peaks: no rules")
 	}
+	t.keys = keys.List()
 	return t, nil
 }
 

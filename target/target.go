@@ -13,6 +13,7 @@ import (
 	"errors"
 	"net/http"
 	"net/netip"
+	"time"
 
 	"github.com/dosguard/dosguard/ban"
 )
@@ -86,6 +87,27 @@ func OutcomeUnknown(err error) bool {
 		return s < http.StatusBadRequest || s >= http.StatusInternalServerError
 	}
 	return true
+}
+
+// Sleep waits d, or less if ctx ends first (its error). A wait that would
+// outlast ctx's deadline is not begun: it returns
+// context.DeadlineExceeded at once. Targets' retries and the enforcer's
+// write pacing use it.
+func Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+		return context.DeadlineExceeded // waiting would outlast the caller
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Transient reports whether err is a target's transient failure.

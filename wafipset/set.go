@@ -415,18 +415,7 @@ func (s *Set) apply(ctx context.Context, changes []change) []target.Outcome {
 // ctx ends first.
 func (s *Set) backoff(ctx context.Context, attempt int) bool {
 	ceil := min(s.cfg.Backoff<<min(attempt-1, 10), maxBackoff)
-	d := rand.N(ceil) + 1
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
-		return false
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	return target.Sleep(ctx, rand.N(ceil)+1) == nil
 }
 
 // merge applies changes to the list read in sn: removes first (only a
