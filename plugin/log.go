@@ -2,27 +2,7 @@ package main
 
 /*
 #include <stdlib.h>
-
-// The prefix of Fluent Bit's struct flb_api (v2.0 and later) that the
-// plugin uses: the property getter (through fluent-bit-go), the logger and
-// the per-instance log level check.
-struct dg_api {
-	const char *(*output_get_property)(const char *, void *);
-	const char *(*input_get_property)(const char *, void *);
-	void *(*output_get_cmt_instance)(void *);
-	void *(*input_get_cmt_instance)(void *);
-	void (*log_print)(int, const char *, int, const char *, ...);
-	int (*input_log_check)(void *, int);
-	int (*output_log_check)(void *, int);
-};
-
-// struct flbgo_output_plugin, as fluent-bit-go declares its prefix.
-struct dg_plugin {
-	void *name;
-	struct dg_api *api;
-	void *o_ins;
-	void *context;
-};
+#include "flb.h"
 
 static void *dg_api_of(void *plugin) { return ((struct dg_plugin *)plugin)->api; }
 static void *dg_ins_of(void *plugin) { return ((struct dg_plugin *)plugin)->o_ins; }

@@ -18,8 +18,6 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/fluent/fluent-bit-go/output"
-
 	"github.com/dosguard/dosguard/conf"
 	"github.com/dosguard/dosguard/guard"
 	"github.com/dosguard/dosguard/metrics"
@@ -32,12 +30,13 @@ const (
 
 // instance is what FLBPluginSetContext stores for one [OUTPUT] section.
 type instance struct {
-	name  string
-	g     *guard.Guard
-	cfg   conf.Config
-	log   *slog.Logger
-	mx    *metrics.Output // nil without Metrics_Listen
-	alive atomic.Bool
+	name   string
+	g      *guard.Guard
+	cfg    conf.Config
+	log    *slog.Logger
+	mx     *metrics.Output // nil without Metrics_Listen
+	alive  atomic.Bool
+	handle unsafe.Pointer // what Fluent Bit passes back: see setContext
 }
 
 var (
@@ -49,7 +48,7 @@ var (
 // propGetter adapts Fluent Bit's property getter to conf.Getter.
 type propGetter struct{ plugin unsafe.Pointer }
 
-func (p propGetter) Get(key string) string { return output.FLBPluginConfigKey(p.plugin, key) }
+func (p propGetter) Get(key string) string { return property(p.plugin, key) }
 
 // recovered turns a panic into a logged error and the given return code.
 func recovered(where string, rc *int, code int) {
@@ -62,43 +61,44 @@ func recovered(where string, rc *int, code int) {
 //export FLBPluginRegister
 func FLBPluginRegister(def unsafe.Pointer) (rc int) {
 	defer recovered("register", &rc, -1)
-	return output.FLBPluginRegister(def, pluginName, pluginDesc)
+	register(def, pluginName, pluginDesc)
+	return 0
 }
 
 //export FLBPluginInit
 func FLBPluginInit(plugin unsafe.Pointer) (rc int) {
-	defer recovered("init", &rc, output.FLB_ERROR)
+	defer recovered("init", &rc, flbError)
 	name := fmt.Sprintf("%s.%d", pluginName, instanceSeq.Add(1)-1)
 	component := "output:" + pluginName + ":" + name
 	logger, fail := logger(plugin, component)
 	cfg, err := conf.Parse(propGetter{plugin})
 	if err != nil {
 		fail(err)
-		return output.FLB_ERROR
+		return flbError
 	}
 	var mx *metrics.Output
 	if cfg.MetricsListen != "" {
 		if mx, err = hub.Open(cfg.MetricsListen, name, logger); err != nil {
 			fail(err)
-			return output.FLB_ERROR
+			return flbError
 		}
 	}
 	g, err := newGuard(cfg, mx, logger)
 	if err != nil {
 		mx.Close()
 		fail(err)
-		return output.FLB_ERROR
+		return flbError
 	}
 	inst := &instance{name: name, g: g, cfg: cfg, log: logger, mx: mx}
 	inst.alive.Store(true)
 	instances.Store(inst, struct{}{})
-	output.FLBPluginSetContext(plugin, inst)
+	setContext(plugin, inst)
 	logger.Info("started", "rules", len(cfg.Rules), "acl_ids", cfg.ACLIDs, "ip_sets", cfg.WAFIPSetARNs,
 		"redis", cfg.Redis.On(), "dry_run", cfg.DryRun, "sns", cfg.TopicARN != "", "state_file", cfg.StateFile)
 	for _, r := range cfg.Rules {
 		logger.Info("rule " + r.Describe())
 	}
-	return output.FLB_OK
+	return flbOK
 }
 
 // newGuard builds and starts the guard of cfg, its AWS clients counted by
@@ -129,17 +129,17 @@ func newGuard(cfg conf.Config, mx *metrics.Output, logger *slog.Logger) (*guard.
 }
 
 func lookup(ctx unsafe.Pointer) (*instance, bool) {
-	inst, ok := output.FLBPluginGetContext(ctx).(*instance)
-	return inst, ok && inst != nil && inst.alive.Load()
+	inst, ok := getContext(ctx)
+	return inst, ok && inst.alive.Load()
 }
 
 //export FLBPluginFlushCtx
 func FLBPluginFlushCtx(ctx, data unsafe.Pointer, length C.size_t, tag *C.char) (rc int) {
-	defer recovered("flush", &rc, output.FLB_ERROR)
+	defer recovered("flush", &rc, flbError)
 	inst, ok := lookup(ctx)
 	if !ok {
 		fmt.Fprintln(os.Stderr, guard.ConfigError("output:dosguard", fmt.Errorf("flush: unknown plugin context %p", ctx)))
-		return output.FLB_ERROR
+		return flbError
 	}
 	var chunk []byte
 	if data != nil && length > 0 {
@@ -155,7 +155,7 @@ func FLBPluginFlushCtx(ctx, data unsafe.Pointer, length C.size_t, tag *C.char) (
 		inst.mx.ObserveFlush(time.Since(start), fs.Records)
 	}
 	// Bad records are counted and skipped; the chunk is never retried.
-	return output.FLB_OK
+	return flbOK
 }
 
 // cString copies a C tag without going through C.GoString's allocation when
@@ -169,21 +169,21 @@ func cString(s *C.char) string {
 
 //export FLBPluginExitCtx
 func FLBPluginExitCtx(ctx unsafe.Pointer) (rc int) {
-	defer recovered("exit", &rc, output.FLB_ERROR)
+	defer recovered("exit", &rc, flbError)
 	inst, ok := lookup(ctx)
 	if !ok {
-		return output.FLB_OK
+		return flbOK
 	}
 	return closeInstance(inst)
 }
 
 //export FLBPluginExit
 func FLBPluginExit() (rc int) {
-	defer recovered("exit", &rc, output.FLB_ERROR)
-	rc = output.FLB_OK
+	defer recovered("exit", &rc, flbError)
+	rc = flbOK
 	instances.Range(func(k, _ any) bool {
-		if closeInstance(k.(*instance)) != output.FLB_OK {
-			rc = output.FLB_ERROR
+		if closeInstance(k.(*instance)) != flbOK {
+			rc = flbError
 		}
 		return true
 	})
@@ -192,23 +192,24 @@ func FLBPluginExit() (rc int) {
 
 func closeInstance(inst *instance) int {
 	if !inst.alive.CompareAndSwap(true, false) {
-		return output.FLB_OK
+		return flbOK
 	}
 	instances.Delete(inst)
+	dropContext(inst)
 	ctx, cancel := context.WithTimeout(context.Background(), inst.cfg.ExitTimeout)
 	defer cancel()
 	defer inst.mx.Close()
 	if err := inst.g.Close(ctx); err != nil {
 		inst.log.Error("exit", "error", err)
-		return output.FLB_ERROR
+		return flbError
 	}
-	return output.FLB_OK
+	return flbOK
 }
 
 //export FLBPluginUnregister
 func FLBPluginUnregister(def unsafe.Pointer) {
 	defer func() { _ = recover() }()
-	output.FLBPluginUnregister(def)
+	unregister(def)
 }
 
 func main() {}
