@@ -202,6 +202,21 @@ func FuzzLookup(f *testing.F) {
 				t.Fatalf("AsBytes %q not inside Raw % x", b, v.Raw)
 			}
 		}
+		// LookupStr says what Lookup decodes, without decoding.
+		s, f := LookupStr(body, p)
+		want, wantStr := FieldMissing, []byte(nil)
+		switch {
+		case !ok:
+		case v.Kind == KindNil:
+			want = FieldNil
+		case v.Kind == KindStr:
+			want, wantStr = FieldStr, v.Str
+		default:
+			want = FieldOther
+		}
+		if f != want || !bytes.Equal(s, wantStr) {
+			t.Fatalf("LookupStr(%q) = %q, %v; Lookup gives %+v, ok %v", p, s, f, v, ok)
+		}
 		raw, found, known := oracleLookup(t, body, p)
 		switch {
 		case known && found != ok:

@@ -175,6 +175,51 @@ func (v Value) AsBytes() ([]byte, bool) {
 // p returns body itself. ok is false if a key is missing, an intermediate
 // value is not a map or array, or the bytes are malformed.
 func Lookup(body []byte, p Path) (Value, bool) {
+	i, ok := locate(body, p)
+	if !ok {
+		return Value{}, false
+	}
+	return decode(body, i)
+}
+
+// Field is what LookupStr found.
+type Field uint8
+
+// The results of LookupStr.
+const (
+	// FieldMissing: no such field (or malformed bytes on the way to it).
+	FieldMissing Field = iota
+	// FieldNil: the field is nil.
+	FieldNil
+	// FieldStr: the field is a str or bin; its payload is returned.
+	FieldStr
+	// FieldOther: the field holds another kind of value.
+	FieldOther
+)
+
+// LookupStr is Lookup for a field read as a string: its payload if it is a
+// str or bin, and otherwise only what it is. It is Lookup without decoding
+// a Value, for the hot path that reads each record's client address.
+func LookupStr(body []byte, p Path) ([]byte, Field) {
+	i, ok := locate(body, p)
+	if !ok {
+		return nil, FieldMissing
+	}
+	if body[i] == 0xc0 {
+		return nil, FieldNil
+	}
+	if s, _, ok := strAt(body, i); ok {
+		return s, FieldStr
+	}
+	if _, ok := decode(body, i); !ok {
+		return nil, FieldMissing // as Lookup: malformed is not found
+	}
+	return nil, FieldOther
+}
+
+// locate returns the offset in body of the first byte of field p, which is
+// within body when ok.
+func locate(body []byte, p Path) (int, bool) {
 	i := 0
 	for _, seg := range p {
 		if n, next, ok := containerLen(body, i, true); ok {
@@ -184,37 +229,37 @@ func Lookup(body []byte, p Path) (Value, bool) {
 				key, kend, ok := strAt(body, i)
 				if !ok { // a key of another type: skip it
 					if kend, ok = skip(body, i); !ok {
-						return Value{}, false
+						return 0, false
 					}
 				} else if string(key) == seg {
 					i, found = kend, true
 					break
 				}
 				if i, ok = skip(body, kend); !ok {
-					return Value{}, false
+					return 0, false
 				}
 			}
 			if !found {
-				return Value{}, false
+				return 0, false
 			}
 			continue
 		}
 		n, next, ok := containerLen(body, i, false)
 		if !ok {
-			return Value{}, false
+			return 0, false
 		}
 		idx, ok := index(seg)
 		if !ok || idx >= n {
-			return Value{}, false
+			return 0, false
 		}
 		i = next
 		for ; idx > 0; idx-- {
 			if i, ok = skip(body, i); !ok {
-				return Value{}, false
+				return 0, false
 			}
 		}
 	}
-	return decode(body, i)
+	return i, i < len(body)
 }
 
 // index parses a decimal array index without allocating.

@@ -123,9 +123,17 @@ func (r *Reader) Stats() Stats {
 // malformed objects. It returns false when the chunk is exhausted or its
 // framing is broken.
 func (r *Reader) Next() (Event, bool) {
+	var ev Event
+	ok := r.Read(&ev)
+	return ev, ok
+}
+
+// Read is Next into ev, which it overwrites: the flush's loop, which spares
+// copying an Event per record.
+func (r *Reader) Read(ev *Event) bool {
 	for r.off < len(r.data) {
 		start := r.off
-		ev, group, end, ok := parseEvent(r.data, start)
+		group, end, ok := parseEvent(r.data, start, ev)
 		if ok {
 			r.off = end
 			if group {
@@ -133,7 +141,7 @@ func (r *Reader) Next() (Event, bool) {
 				continue
 			}
 			r.stats.Records++
-			return ev, true
+			return true
 		}
 		r.stats.Malformed++
 		end, ok = skip(r.data, start)
@@ -143,7 +151,8 @@ func (r *Reader) Next() (Event, bool) {
 		}
 		r.off = end
 	}
-	return Event{}, false
+	*ev = Event{}
+	return false
 }
 
 // Group marker seconds, as Fluent Bit writes them: int32 −1 and −2 stored in
@@ -156,7 +165,8 @@ const (
 // parseEvent decodes the event at b[i]. ok is false if the object there is
 // not a valid event or is truncated; the caller then tells those apart by
 // skipping the object.
-func parseEvent(b []byte, i int) (ev Event, group bool, end int, ok bool) {
+func parseEvent(b []byte, i int, ev *Event) (group bool, end int, ok bool) {
+	*ev = Event{}
 	var sec, nsec int64
 	var tsOK bool
 	// Fast path: 92 92 d7 00 <sec> <nsec>, the shape Fluent Bit writes.
@@ -167,53 +177,54 @@ func parseEvent(b []byte, i int) (ev Event, group bool, end int, ok bool) {
 		i += 12
 		metaEnd, mok := skipMap(b, i)
 		if !mok {
-			return ev, false, i, false
+			return false, i, false
 		}
 		ev.Meta = b[i:metaEnd:metaEnd]
 		i = metaEnd
 	} else {
 		n, next, aok := containerLen(b, i, false)
 		if !aok || n != 2 {
-			return ev, false, i, false
+			return false, i, false
 		}
 		i = next
 		if hn, hnext, hok := containerLen(b, i, false); hok {
 			// v2 header [ts, meta]
 			if hn != 2 {
-				return ev, false, i, false
+				return false, i, false
 			}
 			i = hnext
 			sec, nsec, tsOK, i, ok = parseTime(b, i)
 			if !ok {
-				return ev, false, i, false
+				return false, i, false
 			}
 			metaEnd, mok := skipMap(b, i)
 			if !mok {
-				return ev, false, i, false
+				return false, i, false
 			}
 			ev.Meta = b[i:metaEnd:metaEnd]
 			i = metaEnd
 		} else {
 			sec, nsec, tsOK, i, ok = parseTime(b, i)
 			if !ok {
-				return ev, false, i, false
+				return false, i, false
 			}
 		}
 	}
 	bodyEnd, bok := skipMap(b, i)
 	if !bok {
-		return ev, false, i, false
+		return false, i, false
 	}
 	ev.Body = b[i:bodyEnd:bodyEnd]
 	if sec == groupStartSec || sec == groupEndSec || sec == -1 || sec == -2 {
-		return Event{}, true, bodyEnd, true
+		*ev = Event{}
+		return true, bodyEnd, true
 	}
 	// Fluent Bit reads the seconds as int32 and rejects negative ones.
 	if tsOK && sec >= 0 && sec <= math.MaxInt32 && nsec >= 0 && nsec < 1e9 {
 		ev.Time = time.Unix(sec, nsec).UTC()
 		ev.HasTime = true
 	}
-	return ev, false, bodyEnd, true
+	return false, bodyEnd, true
 }
 
 // skipMap skips the object at b[i], which must be a map.

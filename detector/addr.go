@@ -138,34 +138,36 @@ func isPort(b []byte) bool {
 // parseV4 parses dotted-quad IPv4 with the rules of netip.ParseAddr: four
 // decimal fields of 0..255, no leading zeros, nothing else.
 func parseV4(b []byte) (ip [4]byte, ok bool) {
-	field, val, digits := 0, 0, 0
-	for _, c := range b {
-		switch {
-		case c >= '0' && c <= '9':
-			if digits == 1 && val == 0 {
-				return ip, false // leading zero
-			}
-			val = val*10 + int(c-'0')
-			digits++
-			if val > 255 {
+	i := 0
+	for f := range 4 {
+		if f > 0 {
+			if i >= len(b) || b[i] != '.' {
 				return ip, false
 			}
-		case c == '.':
-			if digits == 0 || field == 3 {
-				return ip, false
-			}
-			ip[field] = byte(val)
-			field++
-			val, digits = 0, 0
-		default:
+			i++
+		}
+		// One to three digits, no leading zero, at most 255.
+		if i >= len(b) || b[i]-'0' > 9 {
 			return ip, false
 		}
+		v := uint(b[i] - '0')
+		i++
+		if i < len(b) && b[i]-'0' <= 9 {
+			if v == 0 {
+				return ip, false // leading zero
+			}
+			v = v*10 + uint(b[i]-'0')
+			i++
+			if i < len(b) && b[i]-'0' <= 9 {
+				if v = v*10 + uint(b[i]-'0'); v > 255 {
+					return ip, false
+				}
+				i++
+			}
+		}
+		ip[f] = byte(v)
 	}
-	if field != 3 || digits == 0 {
-		return ip, false
-	}
-	ip[3] = byte(val)
-	return ip, true
+	return ip, i == len(b)
 }
 
 // parseV6 parses IPv6 text without a zone with the rules of netip.ParseAddr:

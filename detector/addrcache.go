@@ -55,7 +55,9 @@ type cacheSlot struct {
 // proxies) checked against at most cheapAllowlist allowlist prefixes
 // resolves in a few tens of nanoseconds: less than a lookup that, with tens
 // of thousands of clients, misses the CPU cache. For it the AddrCache keeps
-// no table and resolves every time.
+// no table and resolves every time. A plain field holding a bare IPv4
+// address, the common case, takes a shortcut whatever the allowlist:
+// parseV4 and exempt4 on the address as an integer, about 15 ns.
 //
 // An AddrCache is not safe for concurrent use.
 type AddrCache struct {
@@ -86,6 +88,17 @@ func NewAddrCache(x *KeyExtractor, ex *Exemptions) *AddrCache {
 func (c *AddrCache) Resolve(body []byte) (netip.Addr, Verdict) {
 	var r rawKey
 	c.x.read(body, &r)
+	if c.x.plain() && r.hasField && r.fieldErr == nil {
+		// The common case, a plain field holding a bare IPv4 address:
+		// nothing but digits and dots, so ClientAddr would read it as
+		// parseV4 does. It costs less than any table lookup.
+		if ip, ok := parseV4(r.field); ok {
+			if c.ex.exempt4(ip) {
+				return netip.Addr{}, Exempted
+			}
+			return netip.AddrFrom4(ip), Counted
+		}
+	}
 	flags := keyFlags(&r)
 	np, nf := len(r.peer), len(r.field)
 	if c.slots == nil || np+nf > cacheRaw {

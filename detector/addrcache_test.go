@@ -212,3 +212,52 @@ func TestAddrCachePlainKey(t *testing.T) {
 		t.Errorf("plain key, %d prefixes: no table", cheapAllowlist+1)
 	}
 }
+
+// TestAddrCacheFastPath holds the plain key's IPv4 shortcut (parseV4 and
+// exempt4, no table) to Extract and Exempt: every body of cacheBodies,
+// bare addresses near the edges of the exempt ranges, and strings parseV4
+// must refuse (leading zeros, ports, blanks), with the default exemptions,
+// BlockPrivate, and a short allowlist.
+func TestAddrCacheFastPath(t *testing.T) {
+	bodies := cacheBodies()
+	for _, s := range []string{"0.0.0.0", "0.255.255.255", "1.0.0.0", "9.255.255.255", "10.0.0.0", "11.0.0.0",
+		"100.63.255.255", "100.64.0.0", "100.127.255.255", "100.128.0.0", "126.255.255.255", "127.0.0.1", "128.0.0.0",
+		"169.253.255.255", "169.254.0.1", "169.255.0.0", "172.15.255.255", "172.16.0.0", "172.31.255.255", "172.32.0.0",
+		"192.167.255.255", "192.168.0.0", "192.169.0.0", "223.255.255.255", "224.0.0.0", "239.255.255.255", "240.0.0.0",
+		"255.255.255.254", "255.255.255.255", "198.51.100.7", "198.51.100.8",
+		"010.1.1.1", "1.2.3.4:80", "1.2.3.4 ", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1..2.3", "1.2.3.4,5.6.7.8", "1.2.3.-"} {
+		b := chunk.AppendMapHeader(nil, 1)
+		b = chunk.AppendStr(b, "xff")
+		bodies = append(bodies, chunk.AppendStr(b, s))
+	}
+	x, err := NewKeyExtractor(KeySpec{Field: chunk.Path{"xff"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cfg := range []ExemptionsConfig{
+		{},
+		{BlockPrivate: true},
+		{Allowlist: []netip.Prefix{netip.MustParsePrefix("198.51.100.7/32"), netip.MustParsePrefix("2001:db8::/32")}},
+	} {
+		ex, err := NewExemptions(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := NewAddrCache(x, ex)
+		if c.slots != nil {
+			t.Fatalf("%+v: a table for a plain key", cfg)
+		}
+		seen := map[Verdict]int{}
+		for j, body := range bodies {
+			a, v := c.Resolve(body)
+			wa, wv := verdict(x, ex, body)
+			if a != wa || v != wv {
+				t.Fatalf("%+v: body %d: Resolve = %v, %d; Extract+Exempt = %v, %d", cfg, j, a, v, wa, wv)
+			}
+			seen[v]++
+		}
+		if len(seen) != 4 {
+			t.Errorf("%+v: verdicts seen %v, want all four", cfg, seen)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package detector
 
 import (
+	"math/rand/v2"
 	"net/netip"
 	"testing"
 )
@@ -249,5 +250,50 @@ func TestOverlapsAllocs(t *testing.T) {
 	p := netip.MustParsePrefix("54.199.254.0/24")
 	if n := testing.AllocsPerRun(100, func() { _ = e.Overlaps(p) }); n != 0 {
 		t.Errorf("Overlaps(%s) allocates %v times, want 0", p, n)
+	}
+}
+
+// TestExempt4 holds the flush's integer check to Exempt: on every boundary
+// of every exempt range and allowlist prefix (the first and last address in
+// it, and the neighbours outside), on random addresses, with and without
+// BlockPrivate, with an allowlist of /0, /32 and odd lengths, and without one.
+func TestExempt4(t *testing.T) {
+	lists := [][]netip.Prefix{
+		nil,
+		{netip.MustParsePrefix("203.0.113.0/24"), netip.MustParsePrefix("198.51.100.7/32"),
+			netip.MustParsePrefix("::ffff:192.0.2.0/120"), netip.MustParsePrefix("2001:db8::/32"),
+			netip.MustParsePrefix("100.100.0.0/13"), netip.MustParsePrefix("45.0.0.1/7")},
+		{netip.MustParsePrefix("0.0.0.0/0")},
+	}
+	edges := []string{"0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/4", "255.255.255.255/32",
+		"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",
+		"203.0.113.0/24", "198.51.100.7/32", "192.0.2.0/24", "100.96.0.0/13", "44.0.0.0/7"}
+	var addrs [][4]byte
+	for _, e := range edges {
+		p := netip.MustParsePrefix(e)
+		first := be32(p.Addr().As4())
+		last := first | ^(^uint32(0) << (32 - p.Bits()))
+		for _, u := range []uint32{first - 1, first, first + 1, last - 1, last, last + 1} {
+			addrs = append(addrs, [4]byte{byte(u >> 24), byte(u >> 16), byte(u >> 8), byte(u)})
+		}
+	}
+	r := rand.New(rand.NewPCG(4, 4))
+	for range 100_000 {
+		u := r.Uint32()
+		addrs = append(addrs, [4]byte{byte(u >> 24), byte(u >> 16), byte(u >> 8), byte(u)})
+	}
+	for _, allow := range lists {
+		for _, strict := range []bool{false, true} {
+			e, err := NewExemptions(ExemptionsConfig{Allowlist: allow, BlockPrivate: strict})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ip := range addrs {
+				_, want := e.Exempt(netip.AddrFrom4(ip))
+				if got := e.exempt4(ip); got != want {
+					t.Fatalf("allowlist %v, BlockPrivate %v: exempt4(%v) = %v, Exempt says %v", allow, strict, netip.AddrFrom4(ip), got, want)
+				}
+			}
+		}
 	}
 }

@@ -227,6 +227,12 @@ func (ks *KeyExtractors) Add(spec KeySpec) (int, error) {
 	return len(ks.list) - 1, nil
 }
 
+// plain reports whether k reads one field with no trusted proxies: the
+// client is the field's rightmost entry, and a bare address is itself.
+func (k *KeyExtractor) plain() bool {
+	return len(k.fallback) == 0 && k.trusted.Empty()
+}
+
 // List returns the extractors, by index.
 func (ks *KeyExtractors) List() []*KeyExtractor { return ks.list }
 
@@ -313,12 +319,11 @@ func (k *KeyExtractor) resolve(r *rawKey) (netip.Addr, error) {
 // field looks p up in body. present is false when the field is missing,
 // nil, blank or "-"; err is ErrNotAddress when it is not a string.
 func field(body []byte, p chunk.Path) (b []byte, present bool, err error) {
-	v, ok := chunk.Lookup(body, p)
-	if !ok || v.Kind == chunk.KindNil {
+	b, f := chunk.LookupStr(body, p)
+	switch f {
+	case chunk.FieldMissing, chunk.FieldNil:
 		return nil, false, nil
-	}
-	b, ok = v.AsBytes()
-	if !ok {
+	case chunk.FieldOther:
 		return nil, true, ErrNotAddress
 	}
 	t := trimSpace(b)

@@ -167,11 +167,8 @@ func (g *Guard) FlushAt(now time.Time, data []byte, tag string) FlushStats {
 			limit = batchSize
 		}
 	}
-	for {
-		ev, ok := r.Next()
-		if !ok {
-			break
-		}
+	var ev chunk.Event
+	for r.Read(&ev) {
 		fs.Records++
 		if !anyOn {
 			continue
