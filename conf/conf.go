@@ -253,7 +253,10 @@ func bad(key, value, problem string, args ...any) error {
 var (
 	aclIDPattern    = regexp.MustCompile(`^acl-[0-9a-f]{8}([0-9a-f]{9})?$`)
 	regionPattern   = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
-	topicARNPattern = regexp.MustCompile(`^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$`)
+	// The name's length (1 to 256) is checked apart: a {1,256} here
+	// compiles to a program of hundreds of instructions, 4 ms and 4,700
+	// allocations at every load of the plugin.
+	topicARNPattern = regexp.MustCompile(`^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:([A-Za-z0-9_-]+)(\.fifo)?$`)
 )
 
 // unsetWords are the values that mean "not set" for the keys whose default
@@ -333,7 +336,7 @@ func Parse(g Getter) (Config, error) {
 		c.Region = v
 	}
 	if v := get(KeySNSTopicARN); v != "" {
-		if !topicARNPattern.MatchString(v) {
+		if m := topicARNPattern.FindStringSubmatch(v); m == nil || len(m[1]) > 256 {
 			return c, bad(KeySNSTopicARN, v, "is not an SNS topic ARN such as arn:aws:sns:us-east-1:123456789012:dosguard")
 		}
 		c.TopicARN = v

@@ -100,6 +100,7 @@ func TestParseErrors(t *testing.T) {
 		}
 		return p
 	}
+	long257 := "arn:aws:sns:us-east-1:123456789012:" + strings.Repeat("t", 257) // names are 1 to 256 characters
 	tests := []struct {
 		props     Props
 		key, val  string
@@ -123,6 +124,8 @@ func TestParseErrors(t *testing.T) {
 		{base("Block_Private", "maybe"), "Block_Private", "maybe", "on or off"},
 		{base("Region", "Tokyo"), "Region", "Tokyo", "region"},
 		{base("SNS_Topic_ARN", "arn:aws:sqs:us-east-1:123456789012:q"), "SNS_Topic_ARN", "arn:aws:sqs:us-east-1:123456789012:q", "topic ARN"},
+		{base("SNS_Topic_ARN", long257), "SNS_Topic_ARN", long257, "topic ARN"},
+		{base("SNS_Topic_ARN", "arn:aws:sns:us-east-1:123456789012:"), "SNS_Topic_ARN", "arn:aws:sns:us-east-1:123456789012:", "topic ARN"},
 		{base("SNS_Subject", "blocked\u00e9"), "SNS_Subject", "blocked\u00e9", "ASCII"},
 		{base("EC2_Endpoint", "localhost:4566"), "EC2_Endpoint", "localhost:4566", "URL"},
 		{base("SNS_Endpoint", "ftp://x"), "SNS_Endpoint", "ftp://x", "URL"},
@@ -460,6 +463,18 @@ func TestLoadWAF(t *testing.T) {
 		}
 		if u := Unknown(outs[0]); len(u) != 0 {
 			t.Errorf("%s: Unknown = %q", name, u)
+		}
+	}
+}
+
+// TestTopicARNNameLength accepts topic names of 1 to 256 characters, with or
+// without the .fifo suffix.
+func TestTopicARNNameLength(t *testing.T) {
+	for _, name := range []string{"t", strings.Repeat("t", 256), strings.Repeat("t", 256) + ".fifo", "dos-guard_1.fifo"} {
+		arn := "arn:aws:sns:us-east-1:123456789012:" + name
+		c, err := Parse(Props{"Threshold": "5", "SNS_Topic_ARN": arn})
+		if err != nil || c.TopicARN != arn {
+			t.Errorf("SNS_Topic_ARN with a %d-character name: %v", len(name), err)
 		}
 	}
 }
