@@ -177,11 +177,25 @@ type dval struct {
 	tick int64
 }
 
-// dset is the distinct value set of one address: an open-addressing table
-// with linear probing, indexed by the hash. Values whose bucket has left
-// the ring are stale: no longer counted, purged when the table fills.
-type dset struct {
-	slots []dval // power-of-two length, or nil
+// dset is the distinct value set of one address, 16 bytes. Most addresses
+// send one value in a window (one path, one user agent), so a set holding
+// at most one value is that value, and tick is emptyTick while it holds
+// none. From the second live value on, its values are in a table of
+// Detector.tables: tick is inTable and h the table's number.
+type dset dval
+
+// inTable marks a dset whose values are in a table; no record time maps to
+// it.
+const inTable = emptyTick + 1
+
+// noValues is an empty dset.
+var noValues = dset{tick: emptyTick}
+
+// dtable holds the values of a dset with more than one: an open-addressing
+// table with linear probing, indexed by the hash. Values whose bucket has
+// left the ring are stale: no longer counted, purged when the table fills.
+type dtable struct {
+	slots []dval // power-of-two length
 	n     int    // occupied slots, live and stale
 }
 
@@ -199,7 +213,9 @@ type Detector struct {
 	entries []entry
 	counts  counters // the entries' rings of bucket counters
 	sets    []dset   // with Distinct: entry i's values
-	free    [][]dval // with Distinct: empty tables of minSlots for reuse
+	tables  []dtable // with Distinct: the sets' tables, by number
+	unused  []uint32 // with Distinct: numbers of tables no set uses
+	free    [][]dval // with Distinct: empty slot arrays of minSlots for reuse
 	scratch []dval   // with Distinct: live values while a table is rebuilt
 	maxSet  int      // with Distinct: the largest table, in slots
 	rng     uint64
@@ -347,7 +363,7 @@ func (d *Detector) observe(t time.Time, a netip.Addr, v uint64) (Hit, bool) {
 	d.stats.Quiet++
 	d.stats.Fired++
 	if d.cfg.Distinct {
-		d.freeSet(&d.sets[i])
+		d.freeSet(i)
 	}
 	first := tick
 	if !d.cfg.Tumbling {
@@ -382,42 +398,59 @@ func (d *Detector) addValue(i uint32, tick int64, h uint64) bool {
 	s := &d.sets[i]
 	oldest := floorDiv(e.last, d.width) - int64(d.ring-1) // oldest bucket in the ring
 	h &^= 1
-	if s.slots == nil {
-		s.slots = d.newSlots()
-	}
-	j, found := probe(s.slots, h)
-	if found {
-		v := &s.slots[j]
-		switch {
-		case v.tick < oldest: // stale: counts as new
-			v.h, v.tick = h, tick
-		case d.cfg.Tumbling && tick == v.tick:
-			return false
-		case d.cfg.Tumbling && tick < v.tick: // the previous batch
-			if v.h&1 != 0 {
-				return false
-			}
-			v.h |= 1
-		case d.cfg.Tumbling: // the next batch: v.tick is tick-1
-			v.h, v.tick = h|1, tick
-		case tick <= v.tick:
-			return false
-		default: // seen again later: moves to a newer bucket
-			d.counts.dec(i, d.slot(v.tick))
-			d.counts.inc(i, d.slot(tick))
-			v.tick = tick
-			return false
-		}
+	var v *dval
+	switch {
+	case s.tick == inTable:
+	case s.h&^1 == h && s.tick != emptyTick:
+		v = (*dval)(s)
+	case s.tick < oldest: // none, or another value gone stale: h alone
+		*s = dset{h: h, tick: tick}
 		d.counts.inc(i, d.slot(tick))
 		e.sum++
 		return true
+	default: // a second live value: the set moves to a table
+		n := d.newTable()
+		t := &d.tables[n]
+		j, _ := probe(t.slots, s.h&^1)
+		t.slots[j], t.n = dval(*s), 1
+		*s = dset{h: uint64(n), tick: inTable}
 	}
-	if 4*(s.n+1) > 3*len(s.slots) {
-		d.rebuild(s, oldest)
-		j, _ = probe(s.slots, h)
+	if v == nil {
+		t := &d.tables[s.h]
+		j, found := probe(t.slots, h)
+		if !found {
+			if 4*(t.n+1) > 3*len(t.slots) {
+				d.rebuild(t, oldest)
+				j, _ = probe(t.slots, h)
+			}
+			t.slots[j] = dval{h: h, tick: tick}
+			t.n++
+			d.counts.inc(i, d.slot(tick))
+			e.sum++
+			return true
+		}
+		v = &t.slots[j]
 	}
-	s.slots[j] = dval{h: h, tick: tick}
-	s.n++
+	switch {
+	case v.tick < oldest: // stale: counts as new
+		v.h, v.tick = h, tick
+	case d.cfg.Tumbling && tick == v.tick:
+		return false
+	case d.cfg.Tumbling && tick < v.tick: // the previous batch
+		if v.h&1 != 0 {
+			return false
+		}
+		v.h |= 1
+	case d.cfg.Tumbling: // the next batch: v.tick is tick-1
+		v.h, v.tick = h|1, tick
+	case tick <= v.tick:
+		return false
+	default: // seen again later: moves to a newer bucket
+		d.counts.dec(i, d.slot(v.tick))
+		d.counts.inc(i, d.slot(tick))
+		v.tick = tick
+		return false
+	}
 	d.counts.inc(i, d.slot(tick))
 	e.sum++
 	return true
@@ -439,10 +472,10 @@ func probe(slots []dval, h uint64) (int, bool) {
 	}
 }
 
-// rebuild drops the stale values of s, those last seen before bucket
-// oldest, and doubles its table while that leaves it more than half full
+// rebuild drops the stale values of table s, those last seen before bucket
+// oldest, and doubles its slots while that leaves them more than half full
 // for one more value, up to maxSet slots.
-func (d *Detector) rebuild(s *dset, oldest int64) {
+func (d *Detector) rebuild(s *dtable, oldest int64) {
 	d.scratch = d.scratch[:0]
 	for _, v := range s.slots {
 		if v.tick >= oldest {
@@ -490,10 +523,28 @@ func (d *Detector) freeSlots(slots []dval) {
 	}
 }
 
-// freeSet empties s, keeping its table for reuse when it can.
-func (d *Detector) freeSet(s *dset) {
-	d.freeSlots(s.slots)
-	*s = dset{}
+// newTable returns the number of an empty table of minSlots.
+func (d *Detector) newTable() uint32 {
+	if n := len(d.unused); n > 0 {
+		t := d.unused[n-1]
+		d.unused = d.unused[:n-1]
+		d.tables[t] = dtable{slots: d.newSlots()}
+		return t
+	}
+	d.tables = append(d.tables, dtable{slots: d.newSlots()})
+	return uint32(len(d.tables) - 1)
+}
+
+// freeSet empties the set of entry i, keeping its table for reuse.
+func (d *Detector) freeSet(i uint32) {
+	s := &d.sets[i]
+	if s.tick == inTable {
+		t := &d.tables[s.h]
+		d.freeSlots(t.slots)
+		*t = dtable{}
+		d.unused = append(d.unused, uint32(s.h))
+	}
+	*s = noValues
 }
 
 // CountAt reports the windowed count of a that ObserveAt(t, a) would add to:
@@ -550,7 +601,7 @@ func (d *Detector) rearm(i uint32) {
 	d.stats.Quiet--
 	d.counts.zero(i)
 	if d.cfg.Distinct {
-		d.freeSet(&d.sets[i])
+		d.freeSet(i)
 	}
 }
 
@@ -630,7 +681,7 @@ func (d *Detector) insert(k [16]byte, h uint64, ns int64) (uint32, bool) {
 	d.entries = append(d.entries, entry{key: k, last: ns})
 	d.counts.push()
 	if d.cfg.Distinct {
-		d.sets = append(d.sets, dset{})
+		d.sets = append(d.sets, noValues)
 	}
 	d.index.add(h, i)
 	return i, true
@@ -687,8 +738,8 @@ func (d *Detector) remove(i uint32) {
 	d.index.del(k, d.index.hash(k), d.entries)
 	last := uint32(len(d.entries) - 1)
 	if d.cfg.Distinct {
-		d.freeSet(&d.sets[i])
-		d.sets[i], d.sets[last] = d.sets[last], dset{}
+		d.freeSet(i)
+		d.sets[i] = d.sets[last] // its table, if any, goes with it
 		d.sets = d.sets[:last]
 	}
 	d.counts.pop(i, last)

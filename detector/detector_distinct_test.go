@@ -185,7 +185,7 @@ func TestDistinctMatchesBruteForce(t *testing.T) {
 					t.Fatalf("%s: CountAt(newest t0+%v) = %d, want in [%d, %d]", name, newest.Sub(t0), got, len(must), len(may))
 				}
 			}
-			if n := len(d.sets[0].slots); n > d.maxSet {
+			if n := setSlots(d, 0); n > d.maxSet {
 				t.Errorf("tumbling=%v run %d: table of %d slots, above the bound %d", tumbling, run, n, d.maxSet)
 			}
 		}
@@ -215,7 +215,10 @@ func TestDistinctSetBounded(t *testing.T) {
 				t.Fatalf("tumbling=%v: value %d at t0+%v fired below the threshold rate", tc.tumbling, i, at.Sub(t0))
 			}
 		}
-		if n := len(d.sets[0].slots); n > tc.maxSet {
+		if d.sets[0].tick != inTable {
+			t.Fatalf("tumbling=%v: the set's values are not in a table", tc.tumbling)
+		}
+		if n := setSlots(d, 0); n > tc.maxSet {
 			t.Errorf("tumbling=%v: table of %d slots, want at most %d", tc.tumbling, n, tc.maxSet)
 		}
 	}
@@ -260,5 +263,78 @@ func TestDistinctEvictionReusesSets(t *testing.T) {
 	}
 	if st := d.Stats(); st.Tracked != 1000 || st.Evicted < 5000 {
 		t.Errorf("Stats() = %+v, want Tracked 1000, Evicted >= 5000", st)
+	}
+}
+
+// setSlots is the room entry i's set takes, in values: its table's slots,
+// or 1 for a set held in the entry's dset.
+func setSlots(d *Detector, i uint32) int {
+	if s := d.sets[i]; s.tick == inTable {
+		return len(d.tables[s.h].slots)
+	}
+	return 1
+}
+
+// TestDistinctSetMoves follows a set through the ways it is held: its one
+// value in the entry, a stale value replaced there, a table from the second
+// live value on, the table following its entry when another entry is
+// swept out from under it, and the table reused once its address fires.
+func TestDistinctSetMoves(t *testing.T) {
+	d := newDetector(t, Config{Window: time.Minute, Threshold: 4, Distinct: true})
+	a, b, c := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("192.0.2.3")
+	observe := func(at time.Duration, addr netip.Addr, v uint64) bool {
+		t.Helper()
+		_, fired := d.ObserveDistinctAt(t0.Add(at), addr, v*0x9e3779b97f4a7c15) // bit 0 of a hash is not used
+		return fired
+	}
+	count := func(at time.Duration, addr netip.Addr, want int) {
+		t.Helper()
+		if got := d.CountAt(t0.Add(at), addr); got != want {
+			t.Fatalf("CountAt(t0+%v, %v) = %d, want %d", at, addr, got, want)
+		}
+	}
+	// a: one value, held in its dset; again: a repeat.
+	observe(0, a, 1)
+	observe(time.Second, a, 1)
+	count(time.Second, a, 1)
+	if s := d.sets[0]; s.tick == inTable {
+		t.Fatalf("one value: set in a table")
+	}
+	// Two minutes on, value 1 is stale: value 2 takes its place, no table.
+	observe(2*time.Minute, a, 2)
+	count(2*time.Minute, a, 1)
+	if s := d.sets[0]; s.tick == inTable {
+		t.Fatalf("a stale value replaced: set in a table")
+	}
+	// b: three values, a table.
+	for v := range uint64(3) {
+		observe(2*time.Minute+10*time.Second, b, 10+v)
+	}
+	count(2*time.Minute+10*time.Second, b, 3)
+	if s := d.sets[1]; s.tick != inTable {
+		t.Fatalf("three values: set not in a table")
+	}
+	// a goes idle and is swept: b moves into entry 0 with its table.
+	d.SweepAt(t0.Add(3*time.Minute + 5*time.Second))
+	if st := d.Stats(); st.Tracked != 1 {
+		t.Fatalf("Tracked = %d after the sweep, want 1 (b)", st.Tracked)
+	}
+	count(2*time.Minute+20*time.Second, b, 3)
+	if observe(2*time.Minute+20*time.Second, b, 11) {
+		t.Fatal("b fired on a repeated value")
+	}
+	count(2*time.Minute+20*time.Second, b, 3)
+	if !observe(2*time.Minute+20*time.Second, b, 13) {
+		t.Fatal("b did not fire on its fourth value")
+	}
+	if s := d.sets[0]; s != noValues {
+		t.Fatalf("fired: set %+v, want empty", s)
+	}
+	// c reuses the table b left.
+	observe(2*time.Minute+30*time.Second, c, 20)
+	observe(2*time.Minute+30*time.Second, c, 21)
+	count(2*time.Minute+30*time.Second, c, 2)
+	if s := d.sets[1]; s.tick != inTable || s.h != 0 || len(d.tables) != 1 {
+		t.Fatalf("c's set %+v with %d tables, want table 0 reused", s, len(d.tables))
 	}
 }

@@ -65,7 +65,7 @@ var sprayCases = []struct {
 }{
 	{"sliding", Config{Window: time.Minute, Threshold: 50}, 77},
 	{"tumbling", Config{Window: time.Minute, Threshold: 50, Tumbling: true}, 54},
-	{"distinct", Config{Window: time.Minute, Threshold: 50, Distinct: true}, 176},
+	{"distinct", Config{Window: time.Minute, Threshold: 50, Distinct: true}, 95},
 }
 
 // TestSprayMemory hides a heavy hitter sending 1 record in 10,000 in a spray

@@ -77,12 +77,14 @@
 // for the garbage collector to scan: about 77 bytes with a sliding window of
 // 12 buckets once index load and slice growth are counted, 54 with a
 // tumbling window's 2 counters (BenchmarkBytesPerKey, 1e6 keys). Distinct
-// adds a 32-byte set header and a table of at least 4 slots of 16 bytes:
-// about 175 bytes for an address with a few values. A table has at most the
-// power of two at or above 4/3 of its set's bound in slots: under 43 bytes
-// per unit of threshold per address for a sliding window, 86 for a tumbling
-// one, and MaxKeys times that for the whole Detector; most addresses send far
-// fewer values than the threshold and keep the 4-slot table they start with.
+// adds a 16-byte set that holds an address's value while it has one: about
+// 95 bytes for such an address. From its second live value on, the values
+// move to a table of at least 4 slots of 16 bytes, with a 32-byte header;
+// tables are reused. A table has at most the power of two at or above 4/3
+// of its set's bound in slots: under 43 bytes per unit of threshold per
+// address for a sliding window, 86 for a tumbling one, and MaxKeys times
+// that for the whole Detector; most addresses send far fewer values than
+// the threshold and keep the 4-slot table they start with.
 // [Detector.SweepAt] drops addresses whose ring lies wholly before the
 // window.
 //
@@ -97,7 +99,7 @@
 // single record in its ring is it as light as they are, so when the table
 // turns over faster than it sends it may lose its first records, never
 // more. A spray of 10 million addresses through a table of 1 million holds
-// about 75 MB sliding, 50 MB tumbling and 170 MB counting distinct values
+// about 75 MB sliding, 50 MB tumbling and 90 MB counting distinct values
 // (BenchmarkSpray10M).
 //
 // # Rules and conditions
