@@ -216,7 +216,6 @@ func parseEvent(b []byte, i int, ev *Event) (group bool, end int, ok bool) {
 	}
 	ev.Body = b[i:bodyEnd:bodyEnd]
 	if sec == groupStartSec || sec == groupEndSec || sec == -1 || sec == -2 {
-		*ev = Event{}
 		return true, bodyEnd, true
 	}
 	// Fluent Bit reads the seconds as int32 and rejects negative ones.

@@ -315,7 +315,7 @@ func (d *Detector) observe(t time.Time, a netip.Addr, v uint64) (Hit, bool) {
 		}
 		d.rearm(i) // quiet no more: count from zero
 	}
-	tick, s := d.tickOf(ns)
+	tick, slot := d.tickOf(ns)
 	start := tick * d.width // tick's first ns: comparing with it spares a division
 	switch {
 	case e.last < start: // tick is after the head bucket: move the ring
@@ -323,8 +323,8 @@ func (d *Detector) observe(t time.Time, a netip.Addr, v uint64) (Hit, bool) {
 			d.counts.zero(i)
 			e.sum = 0
 		} else {
-			// Empty the buckets head+1 .. tick, whose slots run up to s.
-			b := s - int(tick-head) + 1
+			// Empty the buckets head+1 .. tick, whose slots run up to slot.
+			b := slot - int(tick-head) + 1
 			if b < 0 {
 				b += d.ring
 			}
@@ -343,16 +343,16 @@ func (d *Detector) observe(t time.Time, a netip.Addr, v uint64) (Hit, bool) {
 		e.last = ns
 	}
 	if d.cfg.Distinct {
-		if !d.addValue(i, tick, v) {
+		if !d.addValue(i, tick, slot, v) {
 			return Hit{}, false // a repeat: the count did not grow
 		}
 	} else {
-		d.counts.inc(i, s)
+		d.counts.inc(i, slot)
 		e.sum++
 	}
 	n := e.sum
 	if d.cfg.Tumbling {
-		n = d.counts.get(i, s)
+		n = d.counts.get(i, slot)
 	}
 	n += d.shared(k, tick) // the other instances' count, with Share
 	if int64(n) < int64(d.cfg.Threshold) {
@@ -385,15 +385,15 @@ func (d *Detector) observe(t time.Time, a netip.Addr, v uint64) (Hit, bool) {
 	}, true
 }
 
-// addValue records value h of entry i in bucket tick, which lies in the
-// entry's ring (already moved forward to it), and updates the entry's ring
-// counters. It reports whether the count of tick's window grew.
+// addValue records value h of entry i in bucket tick, whose ring slot is
+// slot and which lies in the entry's ring (already moved forward to it),
+// and updates the entry's ring counters. It reports whether the count of tick's window grew.
 //
 // Sliding: r[b] counts the live values last seen in bucket b, so the ring's
 // sum is the number of distinct values in the window and a bucket leaving
 // the ring takes its values with it. Tumbling: r[b] counts the distinct
 // values seen in batch b; a value seen in both batches counts in both.
-func (d *Detector) addValue(i uint32, tick int64, h uint64) bool {
+func (d *Detector) addValue(i uint32, tick int64, slot int, h uint64) bool {
 	e := &d.entries[i]
 	s := &d.sets[i]
 	oldest := floorDiv(e.last, d.width) - int64(d.ring-1) // oldest bucket in the ring
@@ -405,7 +405,7 @@ func (d *Detector) addValue(i uint32, tick int64, h uint64) bool {
 		v = (*dval)(s)
 	case s.tick < oldest: // none, or another value gone stale: h alone
 		*s = dset{h: h, tick: tick}
-		d.counts.inc(i, d.slot(tick))
+		d.counts.inc(i, slot)
 		e.sum++
 		return true
 	default: // a second live value: the set moves to a table
@@ -425,7 +425,7 @@ func (d *Detector) addValue(i uint32, tick int64, h uint64) bool {
 			}
 			t.slots[j] = dval{h: h, tick: tick}
 			t.n++
-			d.counts.inc(i, d.slot(tick))
+			d.counts.inc(i, slot)
 			e.sum++
 			return true
 		}
@@ -447,11 +447,11 @@ func (d *Detector) addValue(i uint32, tick int64, h uint64) bool {
 		return false
 	default: // seen again later: moves to a newer bucket
 		d.counts.dec(i, d.slot(v.tick))
-		d.counts.inc(i, d.slot(tick))
+		d.counts.inc(i, slot)
 		v.tick = tick
 		return false
 	}
-	d.counts.inc(i, d.slot(tick))
+	d.counts.inc(i, slot)
 	e.sum++
 	return true
 }
