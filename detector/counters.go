@@ -1,6 +1,10 @@
 package detector
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/dosguard/dosguard/internal/prefetch"
+)
 
 // counters holds the ring of bucket counters of every entry: entry i owns
 // counters [i*ring, (i+1)*ring). They are 16 bits wide until a counter
@@ -104,3 +108,12 @@ func (c *counters) widen() {
 
 // wide reports whether the counters are 32 bits wide.
 func (c *counters) wide() bool { return c.c32 != nil }
+
+// prefetch starts loading the ring of entry i into the cache.
+func (c *counters) prefetch(i uint32) {
+	if c.c32 != nil {
+		prefetch.At(&c.c32[int(i)*c.ring])
+		return
+	}
+	prefetch.At(&c.c16[int(i)*c.ring])
+}

@@ -7,6 +7,8 @@ import (
 	"math"
 	"net/netip"
 	"time"
+
+	"github.com/dosguard/dosguard/internal/prefetch"
 )
 
 // Defaults and limits for Config.
@@ -219,7 +221,6 @@ type Detector struct {
 	scratch []dval   // with Distinct: live values while a table is rebuilt
 	maxSet  int      // with Distinct: the largest table, in slots
 	rng     uint64
-	sink    uint64 // Prefetch's reads land here, so they are not optimised away
 	tick    tickCache
 	stats   Stats
 	share   *sharing // with Share: counts to sync, the other instances' counts
@@ -826,13 +827,14 @@ func nextPow2(n int) int {
 // prefetching cost 5-10 %, at 20,000 it saved 10-15 % (BENCHMARKS.md).
 const PrefetchMin = 16384
 
-// Prefetch reads the state of the addresses, those tracked, so that the
-// memory it lives in is in the CPU cache for the ObserveAt calls that
-// follow. It changes nothing. A caller about to observe a run of addresses
-// prefetches them first: it reads all their index slots, then all their
-// entries, each pass a run of independent loads, so the CPU waits for their
-// cache misses at once rather than one after another, which is most of an
-// observation's cost once the table outgrows the cache.
+// Prefetch starts loading the state of the addresses, those tracked, into
+// the CPU cache for the ObserveAt calls that follow, and changes nothing. A
+// caller about to observe a run of addresses prefetches them first. An
+// observation's cost, once the table has outgrown the cache, is mostly
+// cache misses: the address's index slot, then its entry and its ring of
+// counters. Prefetch asks for all the index slots at once, then reads them
+// and asks for all the entries and rings at once, without waiting for them:
+// the misses of a run overlap instead of following one another.
 //
 // A table of at most PrefetchMin addresses stays in the CPU cache while it
 // is used: Prefetch then does nothing.
@@ -840,19 +842,20 @@ func (d *Detector) Prefetch(addrs []netip.Addr) {
 	if len(d.entries) <= PrefetchMin {
 		return
 	}
-	var slots [32]uint64
+	var hs [32]uint64
 	for len(addrs) > 0 {
-		n := min(len(addrs), len(slots))
+		n := min(len(addrs), len(hs))
 		for j, a := range addrs[:n] {
-			slots[j] = d.index.slots[d.index.home(d.index.hash(a.As16()))]
+			hs[j] = d.index.hash(a.As16())
+			prefetch.At(&d.index.slots[d.index.home(hs[j])])
 		}
-		var sum uint64
-		for _, s := range slots[:n] {
+		for _, h := range hs[:n] {
+			s := d.index.slots[d.index.home(h)]
 			if i := int(uint32(s)) - 1; i >= 0 && i < len(d.entries) {
-				sum += uint64(d.entries[i].last) + uint64(d.counts.get(uint32(i), 0))
+				prefetch.At(&d.entries[i])
+				d.counts.prefetch(uint32(i))
 			}
 		}
-		d.sink += sum
 		addrs = addrs[n:]
 	}
 }

@@ -546,3 +546,47 @@ func TestEvictionSamplesWholeTable(t *testing.T) {
 		t.Errorf("Stats() = %+v, want Dropped <= 5, Quiet 8, Evicted+Dropped 100", st)
 	}
 }
+
+// TestPrefetchChangesNothing prefetches tracked, untracked and invalid
+// addresses of a table past PrefetchMin: the counts, stats and hits that
+// follow are those of a detector that never prefetched, and it allocates
+// nothing.
+func TestPrefetchChangesNothing(t *testing.T) {
+	const n = PrefetchMin + 100
+	mk := func() *Detector {
+		d, err := New(Config{Window: time.Minute, Threshold: 3, MaxKeys: 2 * n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	a, b := mk(), mk()
+	addr := func(i int) netip.Addr {
+		if i%2 == 0 {
+			return netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)})
+		}
+		return netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 14: byte(i >> 8), 15: byte(i)})
+	}
+	t0 := time.Unix(1_700_000_000, 0)
+	for i := range n {
+		a.ObserveAt(t0, addr(i))
+		b.ObserveAt(t0, addr(i))
+	}
+	run := []netip.Addr{addr(1), addr(2), addr(n + 5), {}, addr(3), addr(1)}
+	for len(run) < 40 { // more than one pass of 32
+		run = append(run, addr(len(run)*97%n))
+	}
+	if allocs := testing.AllocsPerRun(10, func() { a.Prefetch(run) }); allocs != 0 {
+		t.Errorf("Prefetch: %v allocations, want 0", allocs)
+	}
+	for _, x := range run {
+		ha, fa := a.ObserveAt(t0, x)
+		hb, fb := b.ObserveAt(t0, x)
+		if fa != fb || ha != hb {
+			t.Fatalf("ObserveAt(%v) after Prefetch = %+v, %v; without = %+v, %v", x, ha, fa, hb, fb)
+		}
+	}
+	if sa, sb := a.Stats(), b.Stats(); sa != sb {
+		t.Errorf("Stats after Prefetch = %+v, without = %+v", sa, sb)
+	}
+}

@@ -20,8 +20,8 @@ import (
 // seeds per Detector, by 128-bit multiplication (wyhash's mixing, which Go's
 // own maps use where the CPU has no AES): without the seeds, addresses an
 // attacker chooses (IPv6 gives them plenty) cannot be made to collide. It
-// costs a few instructions, so that Detector.Prefetch can look up a run of
-// addresses faster than their cache misses.
+// costs a few instructions, so that Detector.Prefetch costs next to nothing
+// against the cache misses it saves.
 type index struct {
 	seed  [4]uint64
 	slots []uint64
