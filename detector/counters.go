@@ -109,11 +109,15 @@ func (c *counters) widen() {
 // wide reports whether the counters are 32 bits wide.
 func (c *counters) wide() bool { return c.c32 != nil }
 
-// prefetch starts loading the ring of entry i into the cache.
+// prefetch starts loading the ring of entry i into the cache: both its
+// ends, as a ring may straddle two cache lines.
 func (c *counters) prefetch(i uint32) {
+	j := int(i) * c.ring
 	if c.c32 != nil {
-		prefetch.At(&c.c32[int(i)*c.ring])
+		prefetch.At(&c.c32[j])
+		prefetch.At(&c.c32[j+c.ring-1])
 		return
 	}
-	prefetch.At(&c.c16[int(i)*c.ring])
+	prefetch.At(&c.c16[j])
+	prefetch.At(&c.c16[j+c.ring-1])
 }

@@ -850,10 +850,9 @@ func (d *Detector) Prefetch(addrs []netip.Addr) {
 			prefetch.At(&d.index.slots[d.index.home(hs[j])])
 		}
 		for _, h := range hs[:n] {
-			s := d.index.slots[d.index.home(h)]
-			if i := int(uint32(s)) - 1; i >= 0 && i < len(d.entries) {
+			if i, ok := d.index.guess(h); ok && int(i) < len(d.entries) {
 				prefetch.At(&d.entries[i])
-				d.counts.prefetch(uint32(i))
+				d.counts.prefetch(i)
 			}
 		}
 		addrs = addrs[n:]

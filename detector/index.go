@@ -82,6 +82,24 @@ func (x *index) lookup(k [16]byte, h uint64, entries []entry) (pos int, i uint32
 	}
 }
 
+// guess returns the number of the entry that is probably the one of the
+// key hashed to h: the first in its run whose slot holds the same 32 hash
+// bits. It reads only slots, not entries, so Detector.Prefetch can find
+// which entry to load before it has any.
+func (x *index) guess(h uint64) (uint32, bool) {
+	tag := h >> 32
+	mask := len(x.slots) - 1
+	for pos := x.home(h); ; pos = (pos + 1) & mask {
+		s := x.slots[pos]
+		if s == 0 {
+			return 0, false
+		}
+		if s>>32 == tag {
+			return uint32(s) - 1, true
+		}
+	}
+}
+
 // add records that entry i has the key hashed to h, which is not in x.
 func (x *index) add(h uint64, i uint32) {
 	if 4*(x.n+1) > 3*len(x.slots) {
