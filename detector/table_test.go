@@ -57,6 +57,38 @@ func TestIndexChurn(t *testing.T) {
 	}
 }
 
+// TestIndexGuess checks the entry Detector.Prefetch loads for a key: the
+// key's own, for every key of a full index, whether or not it sits in its
+// home slot, unless another key of its run shares its 32 hash bits (then
+// guess names that one, which is allowed). It also checks that the test
+// saw keys past their home slot, the case guess exists for.
+func TestIndexGuess(t *testing.T) {
+	x := newIndex()
+	var entries []entry
+	for i := range 20_000 {
+		k := netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)}).As16()
+		entries = append(entries, entry{key: k})
+		x.add(x.hash(k), uint32(i))
+	}
+	away := 0
+	for i, e := range entries {
+		h := x.hash(e.key)
+		if x.slots[x.home(h)] != h>>32<<32|uint64(i+1) {
+			away++
+		}
+		g, ok := x.guess(h)
+		if !ok {
+			t.Fatalf("guess(key %d): not found", i)
+		}
+		if g != uint32(i) && x.hash(entries[g].key)>>32 != h>>32 {
+			t.Fatalf("guess(key %d) = %d, whose hash bits differ", i, g)
+		}
+	}
+	if away < 1000 {
+		t.Errorf("only %d of 20000 keys away from their home slot: the test misses the case", away)
+	}
+}
+
 // TestCountersWiden sends one address more records in one bucket than a
 // 16-bit counter holds: the counters widen and the count stays exact, so
 // the rule fires on exactly its threshold and the bucket leaves the window
