@@ -818,14 +818,15 @@ func nextPow2(n int) int {
 	return p
 }
 
-// PrefetchMin is the largest table Prefetch leaves alone: 16,384 addresses
-// hold about 1 MB, a level 2 cache. Fluent Bit's own work between two
-// flushes evicts the table, but a table of that size comes back into the
-// cache within a chunk faster without the prefetching pass than with it;
-// a larger one does not. Measured with BenchmarkFlushClientsCold (which
-// evicts the caches before each chunk): at 1,000, 5,000 and 10,000 clients
-// prefetching cost 5-10 %, at 20,000 it saved 10-15 % (BENCHMARKS.md).
-const PrefetchMin = 16384
+// PrefetchMin is the largest table Prefetch leaves alone: 4,096 addresses
+// hold about 300 KB, a third of a level 2 cache. Measured with
+// BenchmarkFlushClientsCold, which evicts the caches before each chunk as
+// Fluent Bit's own work between flushes does (BENCHMARKS.md): when the
+// table has only left the level 2 cache, prefetching cost 20 % at 1,000
+// clients, nothing at 5,000 and saved 5 % at 12,000; when it has left the
+// level 3 cache too (a busy Fluent Bit), it saved 8 % at 1,000, 35 % at
+// 5,000 and 40 % at 12,000.
+const PrefetchMin = 4096
 
 // Prefetch starts loading the state of the addresses, those tracked, into
 // the CPU cache for the ObserveAt calls that follow, and changes nothing. A

@@ -120,7 +120,7 @@ func BenchmarkFlushClients(b *testing.B) {
 // flushing it). The timed part is only the flush.
 func BenchmarkFlushClientsCold(b *testing.B) {
 	other := make([]byte, 64<<20)
-	for _, clients := range []int{1_000, 20_000} {
+	for _, clients := range []int{1_000, 5_000, 20_000} {
 		for _, evict := range []int{8, 64} {
 			b.Run(fmt.Sprintf("clients=%d/evict=%dMiB", clients, evict), func(b *testing.B) {
 				g := benchGuard(b, clients)
