@@ -93,7 +93,7 @@ func (c *AddrCache) Resolve(body []byte) (netip.Addr, Verdict) {
 		// nothing but digits and dots, so ClientAddr would read it as
 		// parseV4 does. It costs less than any table lookup.
 		if ip, ok := parseV4(r.field); ok {
-			if c.ex.exempt4(ip) {
+			if _, ex := c.ex.exempt4(ip); ex {
 				return netip.Addr{}, Exempted
 			}
 			return netip.AddrFrom4(ip), Counted

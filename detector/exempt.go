@@ -91,11 +91,10 @@ func (e *Exemptions) Exempt(a netip.Addr) (reason string, exempt bool) {
 		return ReasonInvalid, true
 	}
 	a = a.Unmap().WithZone("")
-	allow := e.allow6
 	if a.Is4() {
-		allow = e.allow4
+		return e.exempt4(a.As4())
 	}
-	for _, p := range allow {
+	for _, p := range e.allow6 {
 		if p.Contains(a) {
 			return ReasonAllowlist, true
 		}
@@ -109,53 +108,42 @@ func (e *Exemptions) Exempt(a netip.Addr) (reason string, exempt bool) {
 		return ReasonLinkLocal, true
 	case a.IsMulticast():
 		return ReasonMulticast, true
-	}
-	var v4 [4]byte
-	if a.Is4() {
-		v4 = a.As4()
-		switch {
-		case v4 == [4]byte{255, 255, 255, 255}:
-			return ReasonBroadcast, true
-		case v4[0] == 0:
-			return ReasonThisNetwork, true
-		}
-	}
-	if e.blockPrivate {
-		return "", false
-	}
-	switch {
-	case a.IsPrivate():
+	case !e.blockPrivate && a.IsPrivate():
 		return ReasonPrivate, true
-	case a.Is4() && v4[0] == 100 && v4[1]&0xc0 == 64:
-		return ReasonCGNAT, true
 	}
 	return "", false
 }
 
-// exempt4 is Exempt's verdict on the IPv4 address ip, for the flush's
-// hot path: the same checks on ip as one 32-bit integer, without building a
-// netip.Addr. TestExempt4 holds it to Exempt.
-func (e *Exemptions) exempt4(ip [4]byte) bool {
+// exempt4 is Exempt for the IPv4 address ip, on ip as one 32-bit integer:
+// the flush's hot path calls it without building a netip.Addr.
+func (e *Exemptions) exempt4(ip [4]byte) (reason string, exempt bool) {
 	u := be32(ip)
 	for _, p := range e.v4 {
 		if u&p.mask == p.addr {
-			return true
+			return ReasonAllowlist, true
 		}
 	}
 	switch {
-	case ip[0] == 0, // this network, 0.0.0.0 among it
-		ip[0] == 127,                 // loopback
-		ip[0] == 169 && ip[1] == 254, // link-local
-		ip[0]&0xf0 == 224,            // multicast
-		u == 0xffffffff:              // broadcast
-		return true
+	case u == 0:
+		return ReasonUnspecified, true
+	case ip[0] == 127:
+		return ReasonLoopback, true
+	case ip[0] == 169 && ip[1] == 254:
+		return ReasonLinkLocal, true
+	case ip[0]&0xf0 == 224:
+		return ReasonMulticast, true
+	case u == 0xffffffff:
+		return ReasonBroadcast, true
+	case ip[0] == 0:
+		return ReasonThisNetwork, true
 	case e.blockPrivate:
-		return false
+		return "", false
+	case ip[0] == 10, ip[0] == 172 && ip[1]&0xf0 == 16, ip[0] == 192 && ip[1] == 168:
+		return ReasonPrivate, true
+	case ip[0] == 100 && ip[1]&0xc0 == 64:
+		return ReasonCGNAT, true
 	}
-	return ip[0] == 10 || // private
-		ip[0] == 172 && ip[1]&0xf0 == 16 ||
-		ip[0] == 192 && ip[1] == 168 ||
-		ip[0] == 100 && ip[1]&0xc0 == 64 // shared (CGNAT)
+	return "", false
 }
 
 // be32 is ip as a big-endian integer.

@@ -67,17 +67,13 @@ func (x *index) find(k [16]byte, h uint64, entries []entry) (uint32, bool) {
 // lookup returns the slot holding k and its entry number, or false and the
 // free slot ending k's run.
 func (x *index) lookup(k [16]byte, h uint64, entries []entry) (pos int, i uint32, ok bool) {
-	tag := h >> 32
 	mask := len(x.slots) - 1
 	for pos = x.home(h); ; pos = (pos + 1) & mask {
-		s := x.slots[pos]
-		if s == 0 {
+		if pos, ok = x.match(h, pos); !ok {
 			return pos, 0, false
 		}
-		if s>>32 == tag {
-			if i = uint32(s) - 1; entries[i].key == k {
-				return pos, i, true
-			}
+		if i = uint32(x.slots[pos]) - 1; entries[i].key == k {
+			return pos, i, true
 		}
 	}
 }
@@ -87,15 +83,22 @@ func (x *index) lookup(k [16]byte, h uint64, entries []entry) (pos int, i uint32
 // bits. It reads only slots, not entries, so Detector.Prefetch can find
 // which entry to load before it has any.
 func (x *index) guess(h uint64) (uint32, bool) {
+	pos, ok := x.match(h, x.home(h))
+	return uint32(x.slots[pos]) - 1, ok
+}
+
+// match returns the first slot from pos on, in the run of h, that holds
+// h's 32 hash bits, or false and the free slot ending the run.
+func (x *index) match(h uint64, pos int) (int, bool) {
 	tag := h >> 32
 	mask := len(x.slots) - 1
-	for pos := x.home(h); ; pos = (pos + 1) & mask {
+	for ; ; pos = (pos + 1) & mask {
 		s := x.slots[pos]
 		if s == 0 {
-			return 0, false
+			return pos, false
 		}
 		if s>>32 == tag {
-			return uint32(s) - 1, true
+			return pos, true
 		}
 	}
 }
