@@ -5,7 +5,7 @@
 #define DOSGUARD_FLB_H
 
 // The prefix of Fluent Bit's struct flb_api (v2.0 and later) that the
-// plugin uses: the property getter (through fluent-bit-go), the logger and
+// plugin uses: the property getter (abi.go), the logger (log.go) and
 // the per-instance log level check.
 struct dg_api {
 	const char *(*output_get_property)(const char *, void *);
