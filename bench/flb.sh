@@ -16,6 +16,15 @@
 # not wall time, and medians, because other work on the machine moves single
 # runs by several per cent.
 #
+# Every run is pinned to one CPU (CPU, default the machine's last; CPU=none
+# does not pin) when taskset is there. Unpinned, Fluent Bit's threads run
+# side by side on two CPUs in some runs and not in others, and the same run
+# then costs up to 1.5 times the CPU (on a 2-CPU virtual machine: 5.8 or
+# 8.7 s for out null, by the run), which no number of rounds averages out.
+# Pinned, it moves by a few per cent. Pinning leaves the work the same: it
+# is still the CPU time of the whole process, dosguard's Go runtime
+# included.
+#
 # It needs a Fluent Bit (FLUENT_BIT, or fluent-bit on PATH) and the plugin
 # (PLUGIN, default ./out_dosguard.so; `make bench-flb` builds it first).
 # Without a Fluent Bit it says so and does nothing else.
@@ -32,6 +41,13 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 PLUGIN=${PLUGIN:-$root/out_dosguard.so}
 LINES=${LINES:-1000000}
 ROUNDS=${ROUNDS:-5}
+CPU=${CPU:-$(($(nproc 2>/dev/null || echo 1) - 1))}
+pin=()
+if [ "$CPU" != none ] && command -v taskset >/dev/null; then
+	pin=(taskset -c "$CPU")
+else
+	CPU=none
+fi
 if [ ! -f "$PLUGIN" ]; then
 	echo "bench-flb: no plugin at $PLUGIN: run make first" >&2
 	exit 2
@@ -91,7 +107,7 @@ EOF
 cpu() {
 	local conf=$1 TIMEFORMAT='%U %S'
 	shift
-	if ! { time "$FLB" "$@" -c "$conf" >/dev/null 2>"$work/stderr"; } 2>"$work/time"; then
+	if ! { time "${pin[@]}" "$FLB" "$@" -c "$conf" >/dev/null 2>"$work/stderr"; } 2>"$work/time"; then
 		echo "bench-flb: $FLB failed:" >&2
 		tail -20 "$work/stderr" >&2
 		exit 1
@@ -107,7 +123,7 @@ cpu() {
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 echo "Fluent Bit: $FLB ($("$FLB" --version | head -1)); plugin: $PLUGIN"
-echo "lines: $LINES; rounds: $ROUNDS; CPU = user+sys of the whole process, in seconds"
+echo "lines: $LINES; rounds: $ROUNDS; pinned to CPU: $CPU; CPU = user+sys of the whole process, in seconds"
 for n in "$@"; do
 	log=$work/access-$n.log
 	genlog "$n" >"$log"

@@ -48,17 +48,32 @@ func (c *counters) dec(i uint32, s int) {
 	c.c16[int(i)*c.ring+s]--
 }
 
-// take returns counter s of entry i and zeroes it.
-func (c *counters) take(i uint32, s int) uint32 {
-	j := int(i)*c.ring + s
+// drop zeroes n counters of entry i, n < ring, from counter s on and round
+// the ring, and returns their sum: the buckets a ring moving on leaves
+// behind.
+func (c *counters) drop(i uint32, s, n int) uint32 {
+	j := int(i) * c.ring
+	var sum uint32
 	if c.c32 != nil {
-		v := c.c32[j]
-		c.c32[j] = 0
-		return v
+		r := c.c32[j : j+c.ring]
+		for range n {
+			sum += r[s]
+			r[s] = 0
+			if s++; s == len(r) {
+				s = 0
+			}
+		}
+		return sum
 	}
-	v := c.c16[j]
-	c.c16[j] = 0
-	return uint32(v)
+	r := c.c16[j : j+c.ring]
+	for range n {
+		sum += uint32(r[s])
+		r[s] = 0
+		if s++; s == len(r) {
+			s = 0
+		}
+	}
+	return sum
 }
 
 // zero zeroes the ring of entry i.

@@ -163,10 +163,10 @@ type Stats struct {
 // in Detector.counts at the same index, so the whole table holds no pointers
 // and the garbage collector never scans it.
 type entry struct {
-	key   [16]byte // the address as 16 bytes; IPv4 in its mapped form
-	last  int64    // newest record time seen, Unix nanoseconds
-	sum   uint32   // total of the ring's counters
-	quiet bool     // fired; quiet while Config.Quiet says so (or until Release)
+	key   key    // the address
+	last  int64  // newest record time seen, Unix nanoseconds
+	sum   uint32 // total of the ring's counters
+	quiet bool   // fired; quiet while Config.Quiet says so (or until Release)
 }
 
 // dval is one slot of a distinct value set.
@@ -278,7 +278,9 @@ func (d *Detector) Config() Config { return d.cfg }
 // ObserveAt does not allocate for a tracked address; a new address may grow
 // the table.
 func (d *Detector) ObserveAt(t time.Time, a netip.Addr) (Hit, bool) {
-	return d.observe(t, a, 0)
+	var h Hit
+	fired := d.Observe(t, a, 0, &h)
+	return h, fired
 }
 
 // ObserveDistinctAt counts the value whose hash is h in a record from a at
@@ -291,28 +293,44 @@ func (d *Detector) ObserveAt(t time.Time, a netip.Addr) (Hit, bool) {
 // room; a set grows by doubling, up to the bound given under Memory in the
 // package doc.
 func (d *Detector) ObserveDistinctAt(t time.Time, a netip.Addr, h uint64) (Hit, bool) {
-	return d.observe(t, a, h)
+	var hit Hit
+	fired := d.Observe(t, a, h, &hit)
+	return hit, fired
 }
 
-func (d *Detector) observe(t time.Time, a netip.Addr, v uint64) (Hit, bool) {
+// Observe is ObserveDistinctAt (ObserveAt for v = 0) for a caller that
+// counts many records: it writes the Hit to *hit only when a fires, and
+// returns whether it did, so the records that do not fire, nearly all of
+// them, cost no copying of a Hit.
+func (d *Detector) Observe(t time.Time, a netip.Addr, v uint64, hit *Hit) bool {
+	i, tick, fired := d.observe(t, a, v)
+	if fired {
+		*hit = d.hit(i, tick, a)
+	}
+	return fired
+}
+
+// observe counts one record, of value v, from a at t and reports whether
+// a fired, with its entry and the record's bucket for hit.
+func (d *Detector) observe(t time.Time, a netip.Addr, v uint64) (i uint32, tick int64, fired bool) {
 	ns, ok := unixNano(t)
 	if !ok || !a.IsValid() {
 		d.stats.Invalid++
-		return Hit{}, false
+		return 0, 0, false
 	}
-	k := a.As16()
+	k := keyOf(a)
 	h := d.index.hash(k)
 	i, found := d.index.find(k, h, d.entries)
 	if !found {
 		if i, ok = d.insert(k, h, ns); !ok {
 			d.stats.Dropped++
-			return Hit{}, false
+			return 0, 0, false
 		}
 	}
 	e := &d.entries[i]
 	if e.quiet {
 		if d.stillQuiet(i) {
-			return Hit{}, false
+			return 0, 0, false
 		}
 		d.rearm(i) // quiet no more: count from zero
 	}
@@ -329,23 +347,18 @@ func (d *Detector) observe(t time.Time, a netip.Addr, v uint64) (Hit, bool) {
 			if b < 0 {
 				b += d.ring
 			}
-			for range tick - head {
-				e.sum -= d.counts.take(i, b)
-				if b++; b == d.ring {
-					b = 0
-				}
-			}
+			e.sum -= d.counts.drop(i, b, int(tick-head))
 		}
 		e.last = ns
 	case e.last-start >= int64(d.ring)*d.width: // older than the ring
 		d.stats.Late++
-		return Hit{}, false
+		return 0, 0, false
 	case ns > e.last:
 		e.last = ns
 	}
 	if d.cfg.Distinct {
 		if !d.addValue(i, tick, slot, v) {
-			return Hit{}, false // a repeat: the count did not grow
+			return 0, 0, false // a repeat: the count did not grow
 		}
 	} else {
 		d.counts.inc(i, slot)
@@ -357,7 +370,7 @@ func (d *Detector) observe(t time.Time, a netip.Addr, v uint64) (Hit, bool) {
 	}
 	n += d.shared(k, tick) // the other instances' count, with Share
 	if int64(n) < int64(d.cfg.Threshold) {
-		return Hit{}, false
+		return 0, 0, false
 	}
 	e.quiet = true
 	e.sum = n // frozen for CountAt
@@ -366,6 +379,12 @@ func (d *Detector) observe(t time.Time, a netip.Addr, v uint64) (Hit, bool) {
 	if d.cfg.Distinct {
 		d.freeSet(i)
 	}
+	return i, tick, true
+}
+
+// hit is the Hit of entry i, which fired at a record from a in bucket tick.
+func (d *Detector) hit(i uint32, tick int64, a netip.Addr) Hit {
+	e := &d.entries[i]
 	first := tick
 	if !d.cfg.Tumbling {
 		head := floorDiv(e.last, d.width)
@@ -379,11 +398,11 @@ func (d *Detector) observe(t time.Time, a netip.Addr, v uint64) (Hit, bool) {
 	}
 	return Hit{
 		Addr:   a.Unmap().WithZone(""),
-		Count:  int(n),
+		Count:  int(e.sum),
 		Window: d.cfg.Window,
 		First:  time.Unix(0, first*d.width).UTC(),
 		Last:   time.Unix(0, e.last).UTC(),
-	}, true
+	}
 }
 
 // addValue records value h of entry i in bucket tick, whose ring slot is
@@ -591,7 +610,7 @@ func (d *Detector) stillQuiet(i uint32) bool {
 	if d.cfg.Quiet == nil {
 		return true
 	}
-	return d.cfg.Quiet.Quiet(netip.AddrFrom16(d.entries[i].key).Unmap())
+	return d.cfg.Quiet.Quiet(d.entries[i].key.addr())
 }
 
 // rearm makes fired entry i count again from zero, as a new address.
@@ -674,7 +693,7 @@ func (d *Detector) countAt(i uint32, tick int64) uint32 {
 
 // insert adds key k, hashed to h, first seen at ns, evicting an entry if
 // the table is full. It reports false if nothing could be evicted.
-func (d *Detector) insert(k [16]byte, h uint64, ns int64) (uint32, bool) {
+func (d *Detector) insert(k key, h uint64, ns int64) (uint32, bool) {
 	if len(d.entries) >= d.cfg.MaxKeys && !d.evict(floorDiv(ns, d.width)) {
 		return 0, false
 	}
@@ -690,7 +709,7 @@ func (d *Detector) insert(k [16]byte, h uint64, ns int64) (uint32, bool) {
 
 // lookup finds the entry of a.
 func (d *Detector) lookup(a netip.Addr) (uint32, bool) {
-	k := a.As16()
+	k := keyOf(a)
 	return d.index.find(k, d.index.hash(k), d.entries)
 }
 
@@ -847,7 +866,7 @@ func (d *Detector) Prefetch(addrs []netip.Addr) {
 	for len(addrs) > 0 {
 		n := min(len(addrs), len(hs))
 		for j, a := range addrs[:n] {
-			hs[j] = d.index.hash(a.As16())
+			hs[j] = d.index.hash(keyOf(a))
 			prefetch.At(&d.index.slots[d.index.home(hs[j])])
 		}
 		for _, h := range hs[:n] {

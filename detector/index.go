@@ -1,7 +1,6 @@
 package detector
 
 import (
-	"encoding/binary"
 	"math/bits"
 	"math/rand/v2"
 )
@@ -12,7 +11,7 @@ import (
 // key belongs in) and the entry number plus one; 0 is a free slot. The key
 // itself lives only in the entry, so a slot costs 8 bytes, kept between 3/8
 // and 3/4 full: 11 to 21 bytes an address, against about 40 for a Go map
-// of [16]byte to uint32. A probe compares the 32 hash bits before it reads
+// of 16-byte keys to uint32. A probe compares the 32 hash bits before it reads
 // an entry. Removal shifts the rest of the run back (no tombstones), so
 // probes stay short however many addresses come and go.
 //
@@ -41,8 +40,8 @@ func newIndex() index {
 }
 
 // hash hashes key k.
-func (x *index) hash(k [16]byte) uint64 {
-	h := mix(binary.LittleEndian.Uint64(k[:8])^x.seed[0], binary.LittleEndian.Uint64(k[8:])^x.seed[1])
+func (x *index) hash(k key) uint64 {
+	h := mix(k.hi^x.seed[0], k.lo^x.seed[1])
 	return mix(h^x.seed[2], x.seed[3])
 }
 
@@ -59,14 +58,14 @@ func (x *index) home(h uint64) int {
 }
 
 // find returns the number of the entry whose key is k, hashed to h.
-func (x *index) find(k [16]byte, h uint64, entries []entry) (uint32, bool) {
+func (x *index) find(k key, h uint64, entries []entry) (uint32, bool) {
 	_, i, ok := x.lookup(k, h, entries)
 	return i, ok
 }
 
 // lookup returns the slot holding k and its entry number, or false and the
 // free slot ending k's run.
-func (x *index) lookup(k [16]byte, h uint64, entries []entry) (pos int, i uint32, ok bool) {
+func (x *index) lookup(k key, h uint64, entries []entry) (pos int, i uint32, ok bool) {
 	mask := len(x.slots) - 1
 	for pos = x.home(h); ; pos = (pos + 1) & mask {
 		if pos, ok = x.match(h, pos); !ok {
@@ -118,7 +117,7 @@ func (x *index) add(h uint64, i uint32) {
 }
 
 // set makes the slot of key k, hashed to h, name entry i.
-func (x *index) set(k [16]byte, h uint64, i uint32, entries []entry) {
+func (x *index) set(k key, h uint64, i uint32, entries []entry) {
 	if pos, _, ok := x.lookup(k, h, entries); ok {
 		x.slots[pos] = x.slots[pos]>>32<<32 | uint64(i+1)
 	}
@@ -126,7 +125,7 @@ func (x *index) set(k [16]byte, h uint64, i uint32, entries []entry) {
 
 // del removes key k, hashed to h, and moves back the slots after it in its
 // run that may stand closer to their home.
-func (x *index) del(k [16]byte, h uint64, entries []entry) {
+func (x *index) del(k key, h uint64, entries []entry) {
 	pos, _, ok := x.lookup(k, h, entries)
 	if !ok {
 		return

@@ -32,7 +32,7 @@ type Delta struct {
 
 // peer is one address's shared side: pending counts and the remote count.
 type peer struct {
-	key    [16]byte
+	key    key
 	bucket [2]int64 // [0] older, [1] newest
 	n      [2]uint32
 	remote uint32
@@ -42,7 +42,7 @@ type peer struct {
 // sharing is the shared side of a Detector: the addresses counted since
 // the last Drain (index into peers), bounded by max.
 type sharing struct {
-	index   map[[16]byte]int32
+	index   map[key]int32
 	peers   []peer
 	max     int
 	keep    int
@@ -55,12 +55,12 @@ type sharing struct {
 // address that counted nothing keeps its remote count for keep Drains.
 // Call it once, before counting.
 func (d *Detector) Share(maxPending, keep int) {
-	d.share = &sharing{index: make(map[[16]byte]int32), max: max(1, maxPending), keep: max(keep, 0)}
+	d.share = &sharing{index: make(map[key]int32), max: max(1, maxPending), keep: max(keep, 0)}
 }
 
 // shared records one count of k in bucket tick and returns the remote count
 // of k; 0 without Share. Called by observe when the count grew.
-func (d *Detector) shared(k [16]byte, tick int64) uint32 {
+func (d *Detector) shared(k key, tick int64) uint32 {
 	s := d.share
 	if s == nil {
 		return 0
@@ -120,7 +120,7 @@ func (d *Detector) Drain(buf []Delta) []Delta {
 			continue
 		}
 		p.idle = 0
-		a := netip.AddrFrom16(p.key).Unmap()
+		a := p.key.addr()
 		head := p.bucket[1]
 		buf = append(buf, Delta{
 			Addr: a, Buckets: p.bucket, Counts: p.n, Head: head,
@@ -141,7 +141,7 @@ func (d *Detector) SetRemote(a netip.Addr, remote int) {
 	if s == nil || !a.IsValid() {
 		return
 	}
-	if j, ok := s.index[a.As16()]; ok {
+	if j, ok := s.index[keyOf(a)]; ok {
 		s.peers[j].remote = uint32(min(max(remote, 0), math.MaxInt32))
 	}
 }

@@ -183,6 +183,7 @@ func (g *Guard) FlushAt(now time.Time, data []byte, tag string) FlushStats {
 		}
 	}
 	fs.Hits += f.count(&c)
+	clear(f.batch[:cap(f.batch)]) // no chunk bytes kept past the flush
 	f.mu.Unlock()
 	st := r.Stats()
 	fs.Malformed = st.Malformed
@@ -215,11 +216,11 @@ func (f *flushState) record(t time.Time, body []byte, c *flushCounts) {
 		if !f.on[i] || !ru.Cond.Eval(body) {
 			continue
 		}
-		ks := f.address(ru.key, body, c)
-		if !ks.ok {
+		addr, ok := f.address(ru.key, body, c)
+		if !ok {
 			continue
 		}
-		f.batch = append(f.batch, count{rule: ru, t: t, addr: ks.addr, body: body})
+		f.batch = append(f.batch, count{rule: ru, t: t, addr: addr, body: body})
 	}
 }
 
@@ -241,37 +242,33 @@ func (f *flushState) count(c *flushCounts) (hits int) {
 	for i := range f.batch {
 		n := &f.batch[i]
 		ru := n.rule
-		var hit detector.Hit
-		var fired bool
+		var v uint64 // the Distinct value's hash
 		if ru.Distinct != nil {
-			v, ok := chunk.Lookup(n.body, ru.Distinct)
+			dv, ok := chunk.Lookup(n.body, ru.Distinct)
 			if !ok {
 				continue
 			}
-			hit, fired = ru.det.ObserveDistinctAt(n.t, n.addr, maphash.Bytes(f.seed, v.Raw))
-		} else {
-			hit, fired = ru.det.ObserveAt(n.t, n.addr)
+			v = maphash.Bytes(f.seed, dv.Raw)
 		}
-		if !fired {
+		var hit detector.Hit
+		if !ru.det.Observe(n.t, n.addr, v, &hit) {
 			continue
 		}
 		hits++
 		f.send(ru, hit, c)
 	}
-	clear(f.batch) // no chunk bytes kept past the flush
 	f.batch = f.batch[:0]
 	return hits
 }
 
 // address extracts and checks the address of key extractor k, once per
 // record, through its cache: a client seen before costs a hash and a
-// compare.
-func (f *flushState) address(k int, body []byte, c *flushCounts) *keyState {
+// compare. ok is false for a record not to count.
+func (f *flushState) address(k int, body []byte, c *flushCounts) (addr netip.Addr, ok bool) {
 	ks := &f.scr[k]
 	if ks.done {
-		return ks
+		return ks.addr, ks.ok
 	}
-	*ks = keyState{done: true}
 	addr, v := f.addrs[k].Resolve(body)
 	switch v {
 	case detector.Missing:
@@ -281,9 +278,10 @@ func (f *flushState) address(k int, body []byte, c *flushCounts) *keyState {
 	case detector.Exempted:
 		c.exempt++
 	default:
-		ks.ok, ks.addr = true, addr
+		ok = true
 	}
-	return ks
+	*ks = keyState{done: true, ok: ok, addr: addr}
+	return addr, ok
 }
 
 // send marks the hit's address pending for its rule and queues the hit. When
