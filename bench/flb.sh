@@ -17,13 +17,11 @@
 # runs by several per cent.
 #
 # Every run is pinned to one CPU (CPU, default the machine's last; CPU=none
-# does not pin) when taskset is there. Unpinned, Fluent Bit's threads run
-# side by side on two CPUs in some runs and not in others, and the same run
-# then costs up to 1.5 times the CPU (on a 2-CPU virtual machine: 5.8 or
-# 8.7 s for out null, by the run), which no number of rounds averages out.
-# Pinned, it moves by a few per cent. Pinning leaves the work the same: it
-# is still the CPU time of the whole process, dosguard's Go runtime
-# included.
+# does not pin) when taskset is there. Unpinned, the same run cost 5.8 or
+# 8.7 s of CPU for out null by the run, on a 2-CPU virtual machine, which
+# a few rounds cannot average out; pinned, it mostly moves by a few per
+# cent. Pinning leaves the work the same: it is still the CPU time of the
+# whole process, dosguard's Go runtime included.
 #
 # It needs a Fluent Bit (FLUENT_BIT, or fluent-bit on PATH) and the plugin
 # (PLUGIN, default ./out_dosguard.so; `make bench-flb` builds it first).
