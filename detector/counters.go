@@ -53,19 +53,16 @@ func (c *counters) dec(i uint32, s int) {
 // behind.
 func (c *counters) drop(i uint32, s, n int) uint32 {
 	j := int(i) * c.ring
-	var sum uint32
 	if c.c32 != nil {
-		r := c.c32[j : j+c.ring]
-		for range n {
-			sum += r[s]
-			r[s] = 0
-			if s++; s == len(r) {
-				s = 0
-			}
-		}
-		return sum
+		return dropRing(c.c32[j:j+c.ring], s, n)
 	}
-	r := c.c16[j : j+c.ring]
+	return dropRing(c.c16[j:j+c.ring], s, n)
+}
+
+// dropRing zeroes n counters of ring r from r[s] on, going round, and
+// returns their sum.
+func dropRing[T uint16 | uint32](r []T, s, n int) uint32 {
+	var sum uint32
 	for range n {
 		sum += uint32(r[s])
 		r[s] = 0

@@ -278,9 +278,7 @@ func (d *Detector) Config() Config { return d.cfg }
 // ObserveAt does not allocate for a tracked address; a new address may grow
 // the table.
 func (d *Detector) ObserveAt(t time.Time, a netip.Addr) (Hit, bool) {
-	var h Hit
-	fired := d.Observe(t, a, 0, &h)
-	return h, fired
+	return d.ObserveDistinctAt(t, a, 0)
 }
 
 // ObserveDistinctAt counts the value whose hash is h in a record from a at
