@@ -61,7 +61,8 @@ bench:
 
 # dosguard's CPU cost inside a real Fluent Bit (on PATH, or FLUENT_BIT=path),
 # against the same pipeline into out null; not part of make test. See
-# bench/flb.sh for CLIENTS, LINES, ROUNDS and CPU (the CPU runs are pinned to).
+# bench/flb.sh for CLIENTS, LINES, ROUNDS, CPU (the CPU runs are pinned to)
+# and MALLOC (glibc malloc thresholds fixed for both runs, or left as is).
 CLIENTS ?= 1000 20000
 bench-flb:
 	@bench/flb.sh --check

@@ -23,6 +23,16 @@
 # cent. Pinning leaves the work the same: it is still the CPU time of the
 # whole process, dosguard's Go runtime included.
 #
+# Both runs use the same fixed glibc malloc thresholds (MALLOC=fixed, the
+# default: GLIBC_TUNABLES with mmap_threshold 4 MiB and trim_threshold
+# 128 MiB, unless GLIBC_TUNABLES is already set; MALLOC=default leaves
+# glibc as it is). Left to itself, glibc moves those thresholds as Fluent
+# Bit frees its 2 MB chunks, and by the run ends up either reusing chunk
+# memory or mapping it afresh: out null itself took about 20,000 or about
+# 55,000 page faults by the run, and the second kind cost 0.5 to 1.5 s
+# more CPU, in either pipeline. Fixed, every run took 11,000 to 13,500. A
+# Fluent Bit not linked with glibc ignores the variable.
+#
 # It needs a Fluent Bit (FLUENT_BIT, or fluent-bit on PATH) and the plugin
 # (PLUGIN, default ./out_dosguard.so; `make bench-flb` builds it first).
 # Without a Fluent Bit it says so and does nothing else.
@@ -46,6 +56,15 @@ if [ "$CPU" != none ] && command -v taskset >/dev/null; then
 else
 	CPU=none
 fi
+MALLOC=${MALLOC:-fixed}
+case $MALLOC in
+fixed) export GLIBC_TUNABLES=${GLIBC_TUNABLES:-glibc.malloc.mmap_threshold=4194304:glibc.malloc.trim_threshold=134217728} ;;
+default) ;;
+*)
+	echo "bench-flb: MALLOC=$MALLOC: must be fixed or default" >&2
+	exit 2
+	;;
+esac
 if [ ! -f "$PLUGIN" ]; then
 	echo "bench-flb: no plugin at $PLUGIN: run make first" >&2
 	exit 2
@@ -129,7 +148,8 @@ cpu() {
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 echo "Fluent Bit: $FLB ($("$FLB" --version | head -1)); plugin: $PLUGIN"
-echo "lines: $LINES; rounds: $ROUNDS; pinned to CPU: $CPU; log in: $tmp; CPU = user+sys of the whole process, in seconds"
+echo "lines: $LINES; rounds: $ROUNDS; pinned to CPU: $CPU; log in: $tmp; malloc: $MALLOC${GLIBC_TUNABLES:+ (GLIBC_TUNABLES=$GLIBC_TUNABLES)}"
+echo "CPU = user+sys of the whole process, in seconds"
 for n in "$@"; do
 	log=$work/access-$n.log
 	genlog "$n" >"$log"
