@@ -61,9 +61,7 @@ func BenchmarkFlushLog(b *testing.B) {
 						}
 					}
 				}
-				for j := 0; j < len(other); j += 64 {
-					other[j]++
-				}
+				evictCaches(other)
 				b.StartTimer()
 				g.FlushAt(t0, data[i%chunks], "access")
 				if i++; i%sweepEvery == 0 {
