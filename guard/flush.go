@@ -57,12 +57,13 @@ type keyState struct {
 	addr netip.Addr
 }
 
-// count is one record to count in one rule's detector.
+// count is one record to count in one rule's detector: 64 bytes, holding
+// nothing of the chunk.
 type count struct {
 	rule *rule
 	t    time.Time
 	addr netip.Addr
-	body []byte // for a Distinct rule's value
+	v    uint64 // a Distinct rule's value, hashed
 }
 
 // batchSize is how many counts are read from a chunk before they are made,
@@ -183,7 +184,6 @@ func (g *Guard) FlushAt(now time.Time, data []byte, tag string) FlushStats {
 		}
 	}
 	fs.Hits += f.count(&c)
-	clear(f.batch[:cap(f.batch)]) // no chunk bytes kept past the flush
 	f.mu.Unlock()
 	st := r.Stats()
 	fs.Malformed = st.Malformed
@@ -220,7 +220,15 @@ func (f *flushState) record(t time.Time, body []byte, c *flushCounts) {
 		if !ok {
 			continue
 		}
-		f.batch = append(f.batch, count{rule: ru, t: t, addr: addr, body: body})
+		var v uint64 // the Distinct value's hash
+		if ru.Distinct != nil {
+			dv, ok := chunk.Lookup(body, ru.Distinct)
+			if !ok {
+				continue
+			}
+			v = maphash.Bytes(f.seed, dv.Raw)
+		}
+		f.batch = append(f.batch, count{rule: ru, t: t, addr: addr, v: v})
 	}
 }
 
@@ -242,16 +250,8 @@ func (f *flushState) count(c *flushCounts) (hits int) {
 	for i := range f.batch {
 		n := &f.batch[i]
 		ru := n.rule
-		var v uint64 // the Distinct value's hash
-		if ru.Distinct != nil {
-			dv, ok := chunk.Lookup(n.body, ru.Distinct)
-			if !ok {
-				continue
-			}
-			v = maphash.Bytes(f.seed, dv.Raw)
-		}
 		var hit detector.Hit
-		if !ru.det.Observe(n.t, n.addr, v, &hit) {
+		if !ru.det.Observe(n.t, n.addr, n.v, &hit) {
 			continue
 		}
 		hits++
