@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"math/rand/v2"
 	"net/netip"
+
+	"github.com/dosguard/dosguard/chunk"
 )
 
 // Verdict is what a record's key fields come to for counting.
@@ -61,6 +63,7 @@ type cacheSlot struct {
 //
 // An AddrCache is not safe for concurrent use.
 type AddrCache struct {
+	plain bool // x reads one field, no fallback, no trusted proxies
 	x     *KeyExtractor
 	ex    *Exemptions
 	seed  [3]uint64
@@ -73,7 +76,7 @@ const cheapAllowlist = 4
 
 // NewAddrCache returns an empty cache in front of x and ex.
 func NewAddrCache(x *KeyExtractor, ex *Exemptions) *AddrCache {
-	c := &AddrCache{x: x, ex: ex}
+	c := &AddrCache{x: x, ex: ex, plain: x.plain()}
 	if len(x.fallback) > 0 || !x.trusted.Empty() || len(ex.allow4)+len(ex.allow6) > cheapAllowlist {
 		c.seed = [3]uint64{rand.Uint64(), rand.Uint64(), rand.Uint64()}
 		c.slots = make([]cacheSlot, AddrCacheSlots)
@@ -86,19 +89,21 @@ func NewAddrCache(x *KeyExtractor, ex *Exemptions) *AddrCache {
 // ErrMissing giving Missing and any other error Invalid. It does not
 // allocate and does not retain body.
 func (c *AddrCache) Resolve(body []byte) (netip.Addr, Verdict) {
-	var r rawKey
-	c.x.read(body, &r)
-	if c.x.plain() && r.hasField && r.fieldErr == nil {
+	if c.plain {
 		// The common case, a plain field holding a bare IPv4 address:
 		// nothing but digits and dots, so ClientAddr would read it as
 		// parseV4 does. It costs less than any table lookup.
-		if ip, ok := parseV4(r.field); ok {
-			if _, ex := c.ex.exempt4(ip); ex {
-				return netip.Addr{}, Exempted
+		if b, f := chunk.LookupStr(body, c.x.field); f == chunk.FieldStr {
+			if ip, ok := parseV4(b); ok {
+				if _, ex := c.ex.exempt4(ip); ex {
+					return netip.Addr{}, Exempted
+				}
+				return netip.AddrFrom4(ip), Counted
 			}
-			return netip.AddrFrom4(ip), Counted
 		}
 	}
+	var r rawKey
+	c.x.read(body, &r)
 	flags := keyFlags(&r)
 	np, nf := len(r.peer), len(r.field)
 	if c.slots == nil || np+nf > cacheRaw {
