@@ -336,10 +336,15 @@ func (d *Detector) observe(t time.Time, a netip.Addr, v uint64) (i uint32, tick 
 	start := tick * d.width // tick's first ns: comparing with it spares a division
 	switch {
 	case e.last < start: // tick is after the head bucket: move the ring
-		if head := floorDiv(e.last, d.width); tick-head >= int64(d.ring) {
+		// The head bucket is at most tick-ring, so every bucket has left
+		// the window, exactly when e.last is before the start of bucket
+		// tick-ring+1. Comparing spares a division in the common case of
+		// a client back after a whole window.
+		if e.last < start-int64(d.ring-1)*d.width {
 			d.counts.zero(i)
 			e.sum = 0
 		} else {
+			head := floorDiv(e.last, d.width)
 			// Empty the buckets head+1 .. tick, whose slots run up to slot.
 			b := slot - int(tick-head) + 1
 			if b < 0 {
