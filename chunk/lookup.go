@@ -201,24 +201,10 @@ const (
 // str or bin, and otherwise only what it is. It is Lookup without decoding
 // a Value, for the hot path that reads each record's client address.
 func LookupStr(body []byte, p Path) ([]byte, Field) {
-	if len(p) == 1 {
-		// The record's first key, as the client address is in the records
-		// of Fluent Bit's apache2 and nginx parsers: no search.
-		if n, i, ok := containerLen(body, 0, true); ok && n > 0 {
-			if k, next, ok := strAt(body, i); ok && string(k) == p[0] && next < len(body) {
-				return strField(body, next)
-			}
-		}
-	}
 	i, ok := locate(body, p)
 	if !ok {
 		return nil, FieldMissing
 	}
-	return strField(body, i)
-}
-
-// strField is LookupStr's reading of the field at body[i], i < len(body).
-func strField(body []byte, i int) ([]byte, Field) {
 	if body[i] == 0xc0 {
 		return nil, FieldNil
 	}

@@ -63,7 +63,6 @@ type cacheSlot struct {
 //
 // An AddrCache is not safe for concurrent use.
 type AddrCache struct {
-	plain bool // x reads one field, no fallback, no trusted proxies
 	x     *KeyExtractor
 	ex    *Exemptions
 	seed  [3]uint64
@@ -76,8 +75,8 @@ const cheapAllowlist = 4
 
 // NewAddrCache returns an empty cache in front of x and ex.
 func NewAddrCache(x *KeyExtractor, ex *Exemptions) *AddrCache {
-	c := &AddrCache{x: x, ex: ex, plain: x.plain()}
-	if len(x.fallback) > 0 || !x.trusted.Empty() || len(ex.allow4)+len(ex.allow6) > cheapAllowlist {
+	c := &AddrCache{x: x, ex: ex}
+	if !x.plain() || len(ex.allow4)+len(ex.allow6) > cheapAllowlist {
 		c.seed = [3]uint64{rand.Uint64(), rand.Uint64(), rand.Uint64()}
 		c.slots = make([]cacheSlot, AddrCacheSlots)
 	}
@@ -89,11 +88,12 @@ func NewAddrCache(x *KeyExtractor, ex *Exemptions) *AddrCache {
 // ErrMissing giving Missing and any other error Invalid. It does not
 // allocate and does not retain body.
 func (c *AddrCache) Resolve(body []byte) (netip.Addr, Verdict) {
-	if c.plain {
-		// The common case, a plain field holding a bare IPv4 address:
-		// nothing but digits and dots, so ClientAddr would read it as
-		// parseV4 does. It costs less than any table lookup.
-		if b, f := chunk.LookupStr(body, c.x.field); f == chunk.FieldStr {
+	if c.x.plain() {
+		b, f := chunk.LookupStr(body, c.x.field)
+		if f == chunk.FieldStr {
+			// The common case, a bare IPv4 address: nothing but digits
+			// and dots, so ClientAddr would read it as parseV4 does. It
+			// costs less than any table lookup.
 			if ip, ok := parseV4(b); ok {
 				if _, ex := c.ex.exempt4(ip); ex {
 					return netip.Addr{}, Exempted
@@ -101,13 +101,21 @@ func (c *AddrCache) Resolve(body []byte) (netip.Addr, Verdict) {
 				return netip.AddrFrom4(ip), Counted
 			}
 		}
+		var r rawKey
+		r.field, r.hasField, r.fieldErr = fieldOf(b, f)
+		return c.cached(&r)
 	}
 	var r rawKey
 	c.x.read(body, &r)
-	flags := keyFlags(&r)
+	return c.cached(&r)
+}
+
+// cached is the verdict on r, from the cache when it holds r's bytes.
+func (c *AddrCache) cached(r *rawKey) (netip.Addr, Verdict) {
+	flags := keyFlags(r)
 	np, nf := len(r.peer), len(r.field)
 	if c.slots == nil || np+nf > cacheRaw {
-		return c.resolve(&r)
+		return c.resolve(r)
 	}
 	h := (mixBytes(r.peer, c.seed[0]) ^ mixBytes(r.field, c.seed[1]) ^ uint64(flags)*c.seed[2]) | 1
 	s := &c.slots[(h>>1)&(AddrCacheSlots-1)]
@@ -115,7 +123,7 @@ func (c *AddrCache) Resolve(body []byte) (netip.Addr, Verdict) {
 		bytes.Equal(s.raw[:np], r.peer) && bytes.Equal(s.raw[np:np+nf], r.field) {
 		return s.result()
 	}
-	a, v := c.resolve(&r)
+	a, v := c.resolve(r)
 	*s = cacheSlot{h: h, flags: flags, np: uint8(np), nf: uint8(nf), verdict: v, is4: a.Is4(), addr: a.As16()}
 	copy(s.raw[:], r.peer)
 	copy(s.raw[np:], r.field)

@@ -319,7 +319,11 @@ func (k *KeyExtractor) resolve(r *rawKey) (netip.Addr, error) {
 // field looks p up in body. present is false when the field is missing,
 // nil, blank or "-"; err is ErrNotAddress when it is not a string.
 func field(body []byte, p chunk.Path) (b []byte, present bool, err error) {
-	b, f := chunk.LookupStr(body, p)
+	return fieldOf(chunk.LookupStr(body, p))
+}
+
+// fieldOf is field on what chunk.LookupStr found.
+func fieldOf(b []byte, f chunk.Field) ([]byte, bool, error) {
 	switch f {
 	case chunk.FieldMissing, chunk.FieldNil:
 		return nil, false, nil
