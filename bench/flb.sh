@@ -42,6 +42,14 @@
 # dosguard's extra CPU per line, in ns, which does not depend on how fast
 # the Fluent Bit around it is.
 #
+# The last column, flush, is the CPU time of dosguard's own flushes per
+# record, in ns, from the line the plugin logs at exit (the thread's CPU
+# clock read around each flush). It is the steadier figure on a busy
+# machine, where other work moves the process's CPU time by more than
+# dosguard's whole share; but it leaves out what dosguard costs the rest of
+# the process (loading, the Go runtime, what its memory does to Fluent Bit's
+# caches), which the ratio includes.
+#
 # It needs a Fluent Bit (FLUENT_BIT, or fluent-bit on PATH) and the plugin
 # (PLUGIN, default ./out_dosguard.so; `make bench-flb` builds it first).
 # Without a Fluent Bit it says so and does nothing else.
@@ -154,6 +162,17 @@ cpu() {
 	awk '{ printf "%.3f", $1 + $2 }' "$work/time"
 }
 
+# steady FILE warns when out null's CPU times, one a round, lie more than
+# 10 % apart. On a shared virtual machine the speed of the CPU can change
+# for minutes at a time: out null took 3.5 s in some rounds and 5.1 s in
+# others of one measure, and dosguard's extra cost per line grew more than
+# Fluent Bit's own in the slow ones. The median of such rounds mixes two
+# machines.
+steady() {
+	awk 'NR == 1 || $1 < lo { lo = $1 } NR == 1 || $1 > hi { hi = $1 }
+		END { if (hi > 1.1 * lo) printf "bench-flb: warning: out null took %.3f to %.3f s by the round (+%.0f %%): the machine'"'"'s speed changed during the measure; rerun with more ROUNDS, or when the machine is quiet\n", lo, hi, (hi / lo - 1) * 100 }' "$1" >&2
+}
+
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # build names how Fluent Bit was compiled, from the flags its compiler
@@ -182,19 +201,24 @@ for n in "$@"; do
 	conf "$work/dosguard.conf" "$log" dosguard
 	echo
 	echo "clients: $n"
-	printf '%-6s %10s %10s %8s %9s\n' round null dosguard ratio ns/line
-	: >"$work/nulls" && : >"$work/dgs" && : >"$work/ratios" && : >"$work/extras"
+	printf '%-6s %10s %10s %8s %9s %9s\n' round null dosguard ratio ns/line flush
+	: >"$work/nulls" && : >"$work/dgs" && : >"$work/ratios" && : >"$work/extras" && : >"$work/flushes"
 	for r in $(seq 1 "$ROUNDS"); do
 		a=$(cpu "$work/null.conf")
 		b=$(cpu "$work/dosguard.conf" -e "$PLUGIN")
+		flush=$(sed -n 's/.*\] flush cpu .* ns_per_record=\([0-9]*\).*/\1/p' "$work/stderr" | head -1)
+		[ -z "$flush" ] || echo "$flush" >>"$work/flushes"
 		ratio=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f", b / a }')
 		extra=$(awk -v a="$a" -v b="$b" -v n="$LINES" 'BEGIN { printf "%.0f", (b - a) / n * 1e9 }')
 		echo "$a" >>"$work/nulls"
 		echo "$b" >>"$work/dgs"
 		echo "$ratio" >>"$work/ratios"
 		echo "$extra" >>"$work/extras"
-		printf '%-6s %10s %10s %8s %9s\n' "$r" "$a" "$b" "$ratio" "$extra"
+		printf '%-6s %10s %10s %8s %9s %9s\n' "$r" "$a" "$b" "$ratio" "$extra" "${flush:--}"
 	done
-	printf '%-6s %10s %10s %8s %9s\n' median "$(median <"$work/nulls")" "$(median <"$work/dgs")" "$(median <"$work/ratios")" "$(median <"$work/extras")"
+	flush=-
+	[ ! -s "$work/flushes" ] || flush=$(median <"$work/flushes")
+	printf '%-6s %10s %10s %8s %9s %9s\n' median "$(median <"$work/nulls")" "$(median <"$work/dgs")" "$(median <"$work/ratios")" "$(median <"$work/extras")" "$flush"
+	steady "$work/nulls"
 	rm -f "$log"
 done

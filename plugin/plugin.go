@@ -37,6 +37,7 @@ type instance struct {
 	mx     *metrics.Output // nil without Metrics_Listen
 	alive  atomic.Bool
 	handle unsafe.Pointer // what Fluent Bit passes back: see setContext
+	cpu    flushCPU
 }
 
 var (
@@ -147,6 +148,7 @@ func FLBPluginFlushCtx(ctx, data unsafe.Pointer, length C.size_t, tag *C.char) (
 		// and guard keeps no reference to it.
 		chunk = unsafe.Slice((*byte)(data), int(length))
 	}
+	cpu, cpuOK := threadCPU()
 	if inst.mx == nil {
 		inst.g.Flush(chunk, cString(tag))
 	} else {
@@ -154,6 +156,7 @@ func FLBPluginFlushCtx(ctx, data unsafe.Pointer, length C.size_t, tag *C.char) (
 		fs := inst.g.Flush(chunk, cString(tag))
 		inst.mx.ObserveFlush(time.Since(start), fs.Records)
 	}
+	inst.cpu.add(cpu, cpuOK)
 	// Bad records are counted and skipped; the chunk is never retried.
 	return flbOK
 }
@@ -199,7 +202,9 @@ func closeInstance(inst *instance) int {
 	ctx, cancel := context.WithTimeout(context.Background(), inst.cfg.ExitTimeout)
 	defer cancel()
 	defer inst.mx.Close()
-	if err := inst.g.Close(ctx); err != nil {
+	err := inst.g.Close(ctx)
+	inst.cpu.log(inst, inst.g.Stats().Records)
+	if err != nil {
 		inst.log.Error("exit", "error", err)
 		return flbError
 	}
