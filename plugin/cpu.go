@@ -30,8 +30,8 @@ func threadCPU() (ns int64, ok bool) {
 	return ns, ns >= 0
 }
 
-// flushCPU adds up the CPU time of an instance's flushes, for the line
-// Fluent Bit's exit logs: what dosguard's own work cost the thread that
+// flushCPU adds up the CPU time of an instance's flushes, for the line the
+// plugin logs at exit: what dosguard's own work cost the threads that
 // flushed, which bench/flb.sh reads. Flushes may run on several threads at
 // once (Workers), so its counters are atomic.
 type flushCPU struct {
