@@ -228,7 +228,12 @@ func (f *flushState) record(t time.Time, body []byte, c *flushCounts) {
 			}
 			v = maphash.Bytes(f.seed, dv.Raw)
 		}
-		f.batch = append(f.batch, count{rule: ru, t: t, addr: addr, v: v})
+		// Filled in place: a count built whole and then copied is
+		// written as 8-byte stores and read back as 16-byte loads, which
+		// the CPU cannot forward, so each record waited for its own stores.
+		f.batch = append(f.batch, count{})
+		n := &f.batch[len(f.batch)-1]
+		n.rule, n.t, n.addr, n.v = ru, t, addr, v
 	}
 }
 
@@ -247,10 +252,10 @@ func (f *flushState) count(c *flushCounts) (hits int) {
 		}
 		ru.det.Prefetch(f.batchAddrs)
 	}
+	var hit detector.Hit // written only when an address fires
 	for i := range f.batch {
 		n := &f.batch[i]
 		ru := n.rule
-		var hit detector.Hit
 		if !ru.det.Observe(n.t, n.addr, n.v, &hit) {
 			continue
 		}
