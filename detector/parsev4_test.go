@@ -80,14 +80,14 @@ func TestParseV4(t *testing.T) {
 // predictor can learn: over the 1,024 addresses this benchmark once cycled
 // through, the random fields cost as little as the fixed ones (9 ns), which
 // hid the price of the digit-count branches that a real log's tens of
-// thousands of clients pay (about 8 ns more, BENCHMARKS.md).
+// thousands of clients pay (8 to 15 ns more, BENCHMARKS.md).
 func BenchmarkParseV4(b *testing.B) {
 	for _, shape := range []string{"random", "three-digit"} {
 		b.Run("fields="+shape, func(b *testing.B) {
 			const n = 1 << 16
 			r := rand.New(rand.NewPCG(1, 2))
 			var text []byte
-			var ends [n]int
+			ends := make([]int, n)
 			for i := range n {
 				var f [4]byte
 				for j := range f {
