@@ -91,8 +91,9 @@ func BenchmarkParseV4(b *testing.B) {
 			for i := range n {
 				var f [4]byte
 				for j := range f {
-					f[j] = byte(r.Uint32())
-					if shape != "random" {
+					if shape == "random" {
+						f[j] = byte(r.Uint32())
+					} else {
 						f[j] = byte(100 + r.IntN(156))
 					}
 				}
